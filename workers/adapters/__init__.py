@@ -1,0 +1,1 @@
+"""Adapters: the effects (Redis, HTTP, database) stages reach through small interfaces."""

@@ -1,0 +1,159 @@
+"""Settings, read from the environment once, typed, each documented where it is declared.
+
+Every option is a field of `Settings` with its environment variable and a one-line doc in the
+field metadata; the README's settings table is generated from these and a test fails on drift.
+Tuned numbers carry their reason in a comment beside them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _opt(env: str, default: Any, doc: str) -> Any:
+    """Declare one setting: its environment variable, its default and what it means."""
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # --- connections ---------------------------------------------------------------------------
+    redis_url: str = _opt(
+        "REDIS_URL",
+        "redis://127.0.0.1:6379/0",
+        "Redis used as Celery broker and for all shared state (seen-set, dedup index, limits).",
+    )
+    database_url: str = _opt(
+        "DATABASE_URL",
+        "sqlite:///newsflow.db",
+        "SQLAlchemy URL of the article store; SQLite file by default, e.g. "
+        "postgresql+psycopg://user@host/db for PostgreSQL.",
+    )
+    key_prefix: str = _opt(
+        "NEWSFLOW_KEY_PREFIX",
+        "newsflow",
+        "Prefix of every Redis key newsflow writes (not Celery's own), so deployments can share a Redis.",
+    )
+    # --- queue behaviour -----------------------------------------------------------------------
+    # One hour covers the slowest task (a fetch is capped at fetch_deadline seconds, a clean at a
+    # few seconds) with a wide margin; the Redis transport redelivers unacked messages after this.
+    visibility_timeout: int = _opt(
+        "NEWSFLOW_VISIBILITY_TIMEOUT",
+        3600,
+        "Seconds before Redis redelivers an unacknowledged message (must exceed the longest task "
+        "and any retry countdown).",
+    )
+    max_deliveries: int = _opt(
+        "NEWSFLOW_MAX_DELIVERIES",
+        5,
+        "Deliveries of one message (worker crashes included) before the article is quarantined.",
+    )
+    max_retries: int = _opt(
+        "NEWSFLOW_MAX_RETRIES",
+        5,
+        "Retries of a transient failure before the article is quarantined.",
+    )
+    retry_backoff: float = _opt(
+        "NEWSFLOW_RETRY_BACKOFF",
+        2.0,
+        "Base seconds of the exponential retry back-off (full jitter, doubled per attempt).",
+    )
+    # Ten minutes: long enough for a flapping site to come back, far below the visibility timeout.
+    retry_backoff_max: float = _opt(
+        "NEWSFLOW_RETRY_BACKOFF_MAX",
+        600.0,
+        "Upper bound in seconds of one retry delay.",
+    )
+    # --- fetch ---------------------------------------------------------------------------------
+    user_agent: str = _opt(
+        "NEWSFLOW_USER_AGENT",
+        "newsflow/0.1 (+https://github.com/newsflow/newsflow)",
+        "User-Agent sent with every request and matched against robots.txt.",
+    )
+    fetch_connect_timeout: float = _opt(
+        "NEWSFLOW_FETCH_CONNECT_TIMEOUT", 5.0, "Seconds to establish a connection."
+    )
+    fetch_read_timeout: float = _opt(
+        "NEWSFLOW_FETCH_READ_TIMEOUT", 15.0, "Seconds to wait between two bytes of a response."
+    )
+    # A trickling server can keep the read timeout from ever firing; the deadline bounds the page.
+    fetch_deadline: float = _opt(
+        "NEWSFLOW_FETCH_DEADLINE", 30.0, "Total seconds one page may take, whatever the server does."
+    )
+    # 5 MB decompressed is ~10x the largest real article page seen in the dev set (~600 kB).
+    fetch_max_bytes: int = _opt(
+        "NEWSFLOW_FETCH_MAX_BYTES",
+        5_000_000,
+        "Largest response body accepted, counted after decompression.",
+    )
+    fetch_max_redirects: int = _opt(
+        "NEWSFLOW_FETCH_MAX_REDIRECTS", 5, "Redirects followed before the fetch fails."
+    )
+    allow_hosts: str = _opt(
+        "NEWSFLOW_ALLOW_HOSTS",
+        "",
+        "Comma-separated hosts or IPs exempt from the private-address (SSRF) guard, e.g. 127.0.0.1.",
+    )
+    # --- classify ------------------------------------------------------------------------------
+    taxonomy_path: str = _opt(
+        "NEWSFLOW_TAXONOMY",
+        "",
+        "Taxonomy YAML (labels with descriptions); empty means the bundled config/taxonomy.yaml.",
+    )
+    # --- observability -------------------------------------------------------------------------
+    log_format: str = _opt(
+        "NEWSFLOW_LOG_FORMAT", "auto", "auto (pretty on a TTY, JSON otherwise), json or console."
+    )
+    log_level: str = _opt("NEWSFLOW_LOG_LEVEL", "INFO", "Lowest log level emitted.")
+    metrics_port: int = _opt(
+        "NEWSFLOW_METRICS_PORT",
+        0,
+        "Port of the Prometheus /metrics endpoint each worker serves (0 = off).",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `environ` (default: the process environment), typed per field."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f.metadata["env"]
+            if name not in env:
+                continue
+            raw = env[name]
+            default = f.default if f.default is not MISSING else None
+            values[f.name] = _coerce(name, raw, default)
+        return cls(**values)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.allow_hosts.split(",") if h.strip())
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in _TRUE
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {name}={raw!r} is not a valid {type(default).__name__}") from exc
+    return raw
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(environment variable, default, doc) for every setting, in declaration order."""
+    rows = []
+    for f in fields(Settings):
+        rows.append((f.metadata["env"], str(f.default), f.metadata["doc"]))
+    return rows

@@ -1,0 +1,1 @@
+"""Pure stage functions: fetch, clean, dedup, classify over typed values."""
