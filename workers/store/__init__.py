@@ -1,0 +1,5 @@
+"""The article store: SQLAlchemy schema, Alembic migrations and the repository stages write through."""
+
+from workers.store.repository import ArticleRecord, ArticleStore, EventRecord, open_store
+
+__all__ = ["ArticleRecord", "ArticleStore", "EventRecord", "open_store"]
