@@ -99,6 +99,14 @@ class Settings:
         "",
         "Comma-separated hosts or IPs exempt from the private-address (SSRF) guard, e.g. 127.0.0.1.",
     )
+    # One request per second per host is the usual polite crawler default (robots Crawl-delay and
+    # Scrapy's AutoThrottle converge on it); a host's rule also covers its sub-domains.
+    fetch_host_rates: str = _opt(
+        "NEWSFLOW_FETCH_HOST_RATES",
+        "*=1",
+        "Requests per second per host, shared by all workers: '*=1' sets the default, "
+        "'example.com=0.5,foo.org=2' override it for those hosts and their sub-domains.",
+    )
     # --- classify ------------------------------------------------------------------------------
     taxonomy_path: str = _opt(
         "NEWSFLOW_TAXONOMY",
