@@ -1,0 +1,280 @@
+"""Story metadata from the page head: JSON-LD first, then OpenGraph/Twitter/Dublin Core meta tags,
+then the visible page (h1, <title>, rel=author).
+
+JSON-LD is written for search engines and is the most precise when present; meta tags are nearly
+universal; the visible page is the last resort. Each field takes the first source that has it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from lxml.html import HtmlElement
+
+from workers.stages.clean.dates import to_iso8601
+from workers.stages.clean.jsonld import (
+    LISTING_TYPES,
+    as_text,
+    as_texts,
+    find_article,
+    jsonld_objects,
+    type_names,
+)
+from workers.stages.clean.text import normalize_space
+
+# Tag lists longer than this are keyword-stuffing, not the story's tags.
+MAX_TAGS = 25
+MAX_AUTHORS = 10
+# Author strings longer than this are sentences (a bio, a caption), not names.
+_MAX_AUTHOR_CHARS = 80
+_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|·|•)\s+")
+_BY_PREFIX = re.compile(r"^(?:by|von|por|par|di|door|av|af|przez|от)\s+", re.IGNORECASE)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\band\b|\bund\b|\by\b|\bet\b|\be\b|&|\|)\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class PageMetadata:
+    """What the page says about itself, before the body is looked at."""
+
+    title: str | None = None
+    lead: str | None = None
+    authors: tuple[str, ...] = ()
+    published_at: str | None = None
+    modified_at: str | None = None
+    declared_language: str | None = None
+    canonical_url: str | None = None
+    site_name: str | None = None
+    top_image: str | None = None
+    section: str | None = None
+    tags: tuple[str, ...] = ()
+    jsonld_body: str | None = None  # articleBody (or live-blog updates) from JSON-LD
+    article_typed: bool = False  # JSON-LD Article type or og:type article: the page says "story"
+    listing_typed: bool = False  # JSON-LD CollectionPage/ItemList: the page says "listing"
+    free_access: bool | None = None  # JSON-LD isAccessibleForFree, when declared
+
+
+def _meta_map(tree: HtmlElement) -> dict[str, list[str]]:
+    """Every <meta> content keyed by its lower-cased property/name/itemprop."""
+    found: dict[str, list[str]] = {}
+    for meta in tree.iter("meta"):
+        content = meta.get("content")
+        if content is None or not content.strip():
+            continue
+        for attr in ("property", "name", "itemprop", "http-equiv"):
+            key = meta.get(attr)
+            if key:
+                found.setdefault(key.strip().lower(), []).append(normalize_space(content))
+    return found
+
+
+def _first(meta: dict[str, list[str]], *keys: str) -> str | None:
+    for key in keys:
+        values = meta.get(key)
+        if values:
+            return values[0]
+    return None
+
+
+def _absolute(link: str | None, base: str | None) -> str | None:
+    if not link:
+        return None
+    link = link.strip()
+    if link.startswith("data:"):
+        return None
+    absolute = urljoin(base, link) if base else link
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else None
+
+
+def _clean_title(title: str | None, site_name: str | None) -> str | None:
+    """Drop a " | Site name" style suffix or prefix that <title> and og:title often carry."""
+    if not title:
+        return None
+    title = normalize_space(title)
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) > 1:
+        site = (site_name or "").lower()
+        kept = [p for p in parts if p.lower() != site] if site else parts
+        if site and len(kept) < len(parts):
+            return " - ".join(kept) if kept else title
+        # Unknown site name: the longest part is the headline when the others are short labels.
+        longest = max(parts, key=len)
+        if all(len(p.split()) <= 4 for p in parts if p is not longest):
+            return longest
+    return title
+
+
+def _split_authors(values: list[str]) -> tuple[str, ...]:
+    names: list[str] = []
+    for value in values:
+        if value.startswith(("http://", "https://", "/")):
+            continue  # article:author is often a profile URL, not a name
+        for name in _AUTHOR_SPLIT.split(_BY_PREFIX.sub("", normalize_space(value))):
+            name = name.strip(" .:-")
+            if (
+                name
+                and len(name) <= _MAX_AUTHOR_CHARS
+                and not name.startswith("@")
+                and name.lower() not in (n.lower() for n in names)
+            ):
+                names.append(name)
+    return tuple(names[:MAX_AUTHORS])
+
+
+def _tags(values: list[str]) -> tuple[str, ...]:
+    tags: list[str] = []
+    seen: set[str] = set()
+    for value in values:
+        for tag in value.split(",") if "," in value else [value]:
+            tag = normalize_space(tag)
+            if tag and len(tag) <= 60 and tag.lower() not in seen:
+                seen.add(tag.lower())
+                tags.append(tag)
+    return tuple(tags[:MAX_TAGS])
+
+
+def _language(value: str | None) -> str | None:
+    """ISO 639-1 code out of en-US, en_GB, 'de', ..."""
+    if not value:
+        return None
+    code = re.split(r"[-_]", value.strip().lower(), maxsplit=1)[0]
+    return code if re.fullmatch(r"[a-z]{2}", code) else None
+
+
+def _jsonld_body(article: dict[str, Any]) -> str | None:
+    body = article.get("articleBody")
+    if isinstance(body, str) and body.strip():
+        return body
+    # Live blogs carry their posts as liveBlogUpdate items, each with its own headline and body.
+    updates = article.get("liveBlogUpdate")
+    if isinstance(updates, list):
+        posts: list[str] = []
+        for update in updates[:500]:
+            if not isinstance(update, dict):
+                continue
+            for key in ("headline", "articleBody"):
+                text = update.get(key)
+                if isinstance(text, str) and text.strip():
+                    posts.append(text.strip())
+        return "\n\n".join(posts) or None
+    return None
+
+
+def extract_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
+    """Collect the page's metadata from JSON-LD, meta tags and the visible page, in that order."""
+    objects = jsonld_objects(tree)
+    article = find_article(objects) or {}
+    meta = _meta_map(tree)
+    head_link = {(link.get("rel") or "").lower(): link.get("href") for link in tree.iter("link")}
+
+    site_name = _first(meta, "og:site_name", "application-name", "twitter:site") or None
+    publisher = article.get("publisher")
+    if not site_name and publisher is not None:
+        site_name = as_text(publisher)
+    if site_name and site_name.startswith("@"):
+        site_name = site_name[1:]
+
+    h1 = next((normalize_space(h.text_content()) for h in tree.iter("h1")), None)
+    title_tag = next((t.text_content() for t in tree.iter("title")), None)
+    title = _clean_title(
+        as_text(article.get("headline"))
+        or _first(meta, "og:title", "twitter:title", "dc.title", "title")
+        or h1
+        or title_tag,
+        site_name,
+    )
+
+    lead = as_text(article.get("description")) or _first(
+        meta, "og:description", "description", "twitter:description", "dc.description"
+    )
+
+    author_values = as_texts(article.get("author")) or (
+        meta.get("author", [])
+        + meta.get("article:author", [])
+        + meta.get("dc.creator", [])
+        + meta.get("sailthru.author", [])
+        + meta.get("parsely-author", [])
+    )
+    if not author_values:
+        author_values = [
+            normalize_space(a.text_content()) for a in tree.xpath("//a[@rel='author']")
+        ]
+
+    published = to_iso8601(
+        as_text(article.get("datePublished"))
+        or _first(
+            meta,
+            "article:published_time",
+            "datepublished",
+            "og:published_time",
+            "pubdate",
+            "publishdate",
+            "publish-date",
+            "date",
+            "dc.date",
+            "dc.date.issued",
+            "dcterms.created",
+            "sailthru.date",
+            "parsely-pub-date",
+        )
+        or next((t.get("datetime") for t in tree.iter("time") if t.get("datetime")), None)
+    )
+    modified = to_iso8601(
+        as_text(article.get("dateModified"))
+        or _first(
+            meta, "article:modified_time", "og:updated_time", "datemodified", "dcterms.modified"
+        )
+    )
+
+    base = url
+    canonical = _absolute(head_link.get("canonical"), base) or _absolute(
+        _first(meta, "og:url") or as_text(article.get("mainEntityOfPage")), base
+    )
+
+    image = _first(meta, "og:image", "og:image:url", "og:image:secure_url", "twitter:image")
+    top_image = _absolute(image or as_text(article.get("image")), canonical or base)
+
+    section = as_text(article.get("articleSection")) or _first(
+        meta, "article:section", "section", "parsely-section"
+    )
+
+    keywords = article.get("keywords")
+    tag_values = meta.get("article:tag", []) + as_texts(keywords)
+    if not tag_values:
+        tag_values = meta.get("news_keywords", []) + meta.get("keywords", [])
+
+    html_lang = tree.get("lang") or tree.get("xml:lang")
+    language = (
+        _language(as_text(article.get("inLanguage")))
+        or _language(html_lang)
+        or _language(_first(meta, "og:locale", "content-language", "language", "dc.language"))
+    )
+
+    og_type = (_first(meta, "og:type") or "").lower()
+    types = set().union(*(type_names(o) for o in objects)) if objects else set()
+    free = article.get("isAccessibleForFree")
+    free_access = None
+    if isinstance(free, bool):
+        free_access = free
+    elif isinstance(free, str):
+        free_access = free.strip().lower() not in ("false", "0", "no")
+
+    return PageMetadata(
+        title=title,
+        lead=normalize_space(lead) if lead else None,
+        authors=_split_authors(author_values),
+        published_at=published,
+        modified_at=modified,
+        declared_language=language,
+        canonical_url=canonical,
+        site_name=normalize_space(site_name) if site_name else None,
+        top_image=top_image,
+        section=normalize_space(section) if section else None,
+        tags=_tags(tag_values),
+        jsonld_body=_jsonld_body(article) if article else None,
+        article_typed=bool(article) or og_type == "article",
+        listing_typed=bool(types & LISTING_TYPES) and not article,
+        free_access=free_access,
+    )
