@@ -107,6 +107,14 @@ class Settings:
         "Requests per second per host, shared by all workers: '*=1' sets the default, "
         "'example.com=0.5,foo.org=2' override it for those hosts and their sub-domains.",
     )
+    # --- dedup ---------------------------------------------------------------------------------
+    # Two weeks covers the life of a news story and its re-sent wire copies; at ~2.8 kB of Redis
+    # per article (benchmarks/dedup.py) 100k articles a day cost ~4 GB for the window.
+    dedup_window_days: int = _opt(
+        "NEWSFLOW_DEDUP_WINDOW_DAYS",
+        14,
+        "Days an article stays in the dedup index (every dedup key expires after this).",
+    )
     # --- classify ------------------------------------------------------------------------------
     taxonomy_path: str = _opt(
         "NEWSFLOW_TAXONOMY",
