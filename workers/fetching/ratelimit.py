@@ -1,0 +1,144 @@
+"""A per-host request rate shared by every worker on every machine (GCRA in Redis).
+
+Each host has one Redis key holding its "theoretical arrival time" (TAT): the earliest moment the
+next request may start. A Lua script reads Redis's own clock (so worker clocks need not agree),
+reserves the next slot atomically and returns how long the caller must wait for it. The caller
+sleeps that long; when the wait would be longer than `max_wait` no slot is reserved and
+TransientError(retry_after=wait) is raised, so a busy host puts the task back on the queue
+instead of parking a worker thread. Burst is one request: slots are spaced exactly 1/rate apart,
+which is what "n requests per second to one host" means to the host.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from workers.errors import TransientError
+from workers.settings import Settings
+
+# Microseconds throughout: Redis TIME gives them and they stay exact in Lua's doubles (< 2^53).
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local max_wait = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local wait = tat - now
+if wait > max_wait then return {0, wait} end
+local new_tat = tat + interval
+local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
+return {1, wait}
+"""
+# Push the host's next slot to at least now + delay (a 429/503 Retry-After), never earlier.
+_PENALISE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local until_ = now + tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ > tat then
+  local ttl_ms = math.ceil((until_ - now) / 1000) + 1000
+  redis.call('SET', KEYS[1], string.format('%d', until_), 'PX', ttl_ms)
+end
+return 1
+"""
+
+# One request per second per host is the conventional polite default for crawlers (it is what
+# Scrapy's AutoThrottle and most crawl-delay values in robots.txt converge on).
+DEFAULT_RATE = 1.0
+# A fetch thread may sleep this long for its slot; longer waits go back to the queue. Ten seconds
+# is a third of the default page deadline: a sleeping thread is cheap, a redelivery costs a
+# round-trip through the broker.
+DEFAULT_MAX_WAIT = 10.0
+
+
+def parse_host_rates(spec: str) -> tuple[float, dict[str, float]]:
+    """Parse "*=1,example.com=0.5,foo.org=2" into (default rate, {host: rate}).
+
+    Rates are requests per second and must be positive; a host applies to its sub-domains too.
+    Raises ValueError with the offending item on bad input (settings are checked at start-up).
+    """
+    default = DEFAULT_RATE
+    rates: dict[str, float] = {}
+    for item in spec.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        host, sep, value = item.partition("=")
+        host = host.strip().lower().rstrip(".")
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = -1.0
+        if not sep or not host or not rate > 0:
+            raise ValueError(f"bad host rate {item!r}: expected host=requests_per_second (> 0)")
+        if host == "*":
+            default = rate
+        else:
+            rates[host] = rate
+    return default, rates
+
+
+class HostRateLimiter:
+    """Blocks until this host's next shared slot, or raises TransientError when it is far off."""
+
+    def __init__(
+        self,
+        client: Any,
+        key_prefix: str,
+        default_rate: float = DEFAULT_RATE,
+        host_rates: Mapping[str, float] | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._prefix = key_prefix
+        self.default_rate = default_rate
+        self.host_rates = dict(host_rates or {})
+        self.max_wait = max_wait
+        self._sleep = sleep
+        self._acquire = client.register_script(_ACQUIRE)
+        self._penalise = client.register_script(_PENALISE)
+
+    @classmethod
+    def from_settings(cls, client: Any, settings: Settings) -> HostRateLimiter:
+        default, rates = parse_host_rates(settings.fetch_host_rates)
+        return cls(client, settings.key_prefix, default, rates)
+
+    def rate_for(self, host: str) -> float:
+        """Requests per second for `host`: its override, else its closest parent's, else default."""
+        labels = host.lower().rstrip(".").split(".")
+        for i in range(len(labels)):
+            rate = self.host_rates.get(".".join(labels[i:]))
+            if rate is not None:
+                return rate
+        return self.default_rate
+
+    def acquire(self, host: str, min_interval: float = 0.0, max_wait: float | None = None) -> float:
+        """Wait for the next slot of `host`; returns the seconds waited.
+
+        `min_interval` (e.g. a robots.txt Crawl-delay) can only slow the host down further;
+        `max_wait` (e.g. what is left of a page deadline) can only lower `self.max_wait`.
+        Raises TransientError("rate_limited", retry_after=...) when the wait would be longer.
+        """
+        interval = max(1.0 / self.rate_for(host), min_interval)
+        limit = self.max_wait if max_wait is None else max(0.0, min(self.max_wait, max_wait))
+        reserved, wait_us = self._acquire(
+            keys=[self._key(host)], args=[int(interval * 1e6), int(limit * 1e6)]
+        )
+        wait = int(wait_us) / 1e6
+        if not int(reserved):
+            raise TransientError("rate_limited", f"{host} busy for {wait:.1f}s", retry_after=wait)
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def penalise(self, host: str, seconds: float) -> None:
+        """Make every worker leave `host` alone for `seconds` (the server asked: Retry-After)."""
+        self._penalise(keys=[self._key(host)], args=[int(seconds * 1e6)])
+
+    def _key(self, host: str) -> str:
+        return f"{self._prefix}:rate:{host.lower()}"
