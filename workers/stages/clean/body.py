@@ -72,4 +72,7 @@ def extract_paragraphs(tree: HtmlElement, url: str | None, jsonld_body: str | No
         return extracted
     if word_units(" ".join(extracted)) < JSONLD_WINS_BELOW * fallback_words:
         return fallback
+    # The extractor read the same words out of the JSON-LD itself but lost its paragraph breaks.
+    if len(fallback) > len(extracted) and " ".join(extracted).split() == " ".join(fallback).split():
+        return fallback
     return extracted

@@ -1,0 +1,173 @@
+"""Main-text extraction quality and speed: newsflow's clean_page beside plain trafilatura.
+
+Scores any folder laid out like WCXB's extraction-dev (`html/ID.html[.gz]` + `ground-truth.json`
+mapping ID -> {"articleBody": text}) with the ScrapingHub article-extraction-benchmark metric, the
+same as `../shared/tools/extraction_score.py` (re-implemented here identically so the benchmark
+runs without that folder): word 4-gram multisets per page, precision averaged over non-empty
+predictions, recall over all pages, F1 the harmonic mean of the two means.
+
+    .venv/bin/python benchmarks/extraction.py [--data DIR] [--limit N] [--pred-dir DIR]
+
+Default data: ../shared/data/extraction-dev next to the repository (development data, not shipped).
+Both extractors run in this process on the same decoded pages; pages/s counts extraction only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import trafilatura
+
+from workers.errors import SkipArticle
+from workers.stages.clean import clean_page
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction-dev"
+WORD = re.compile(r"\w+")
+N = 4
+
+
+def shingles(text: str) -> Counter[tuple[str, ...]]:
+    tokens = WORD.findall(text or "")
+    if not tokens:
+        return Counter()
+    if len(tokens) < N:
+        return Counter([tuple(tokens)])
+    return Counter(tuple(tokens[i : i + N]) for i in range(len(tokens) - N + 1))
+
+
+def page_scores(truth: str, pred: str) -> tuple[float | None, float | None, bool]:
+    """(precision or None, recall or None, exact token match) for one page."""
+    t, p = shingles(truth), shingles(pred)
+    tp = sum((t & p).values())
+    n_pred, n_true = sum(p.values()), sum(t.values())
+    precision = tp / n_pred if n_pred else None
+    recall = tp / n_true if n_true else None
+    return precision, recall, WORD.findall(truth or "") == WORD.findall(pred or "")
+
+
+def aggregate(rows: list[tuple[float | None, float | None, bool]]) -> dict[str, float]:
+    precisions = [r[0] for r in rows if r[0] is not None]
+    recalls = [r[1] for r in rows if r[1] is not None]
+    p = sum(precisions) / len(precisions) if precisions else 0.0
+    r = sum(recalls) / len(recalls) if recalls else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    acc = sum(row[2] for row in rows) / len(rows) if rows else 0.0
+    return {"precision": p, "recall": r, "f1": f1, "accuracy": acc}
+
+
+def read_page(path: Path) -> str | None:
+    """The decoded page, or None when the file is not a page (e.g. a dangling pointer file)."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    elif path.suffix == ".gz":
+        return None
+    text = data.decode("utf-8", "replace")
+    return text if "<" in text[:10_000] else None
+
+
+def newsflow_extract(html: str, url: str | None) -> str:
+    try:
+        return clean_page(html, url).text
+    except SkipArticle:
+        return ""
+
+
+def trafilatura_extract(html: str, url: str | None) -> str:
+    return trafilatura.extract(html) or ""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="folder with html/ and ground-truth.json"
+    )
+    ap.add_argument("--limit", type=int, default=0, help="score only the first N pages (0: all)")
+    ap.add_argument(
+        "--pred-dir", type=Path, default=None, help="write each extractor's predictions here"
+    )
+    args = ap.parse_args()
+
+    truth_file = args.data / "ground-truth.json"
+    if not truth_file.exists():
+        print(
+            f"no data: {truth_file} is missing (the dev set lives in ../shared/data, "
+            "next to the repository; pass --data DIR)",
+            file=sys.stderr,
+        )
+        return 2
+    truth = json.loads(truth_file.read_text(encoding="utf8"))
+    ids = sorted(truth)[: args.limit or None]
+    pages: dict[str, str] = {}
+    unreadable: list[str] = []
+    for page_id in ids:
+        path = next(
+            (
+                p
+                for p in (
+                    args.data / "html" / f"{page_id}.html.gz",
+                    args.data / "html" / f"{page_id}.html",
+                )
+                if p.exists()
+            ),
+            None,
+        )
+        html = read_page(path) if path else None
+        if html is None:
+            unreadable.append(page_id)
+        else:
+            pages[page_id] = html
+    if unreadable:
+        print(
+            f"warning: {len(unreadable)} of {len(ids)} pages are missing or not HTML "
+            f"(e.g. {unreadable[0]}); they are left out of the scores",
+            file=sys.stderr,
+        )
+    if not pages:
+        print("no readable pages: nothing to score", file=sys.stderr)
+        return 2
+
+    extractors: dict[str, Callable[[str, str | None], str]] = {
+        "newsflow": newsflow_extract,
+        "trafilatura": trafilatura_extract,
+    }
+    # Warm both up (py3langid model load, trafilatura's lazy imports) outside the timed loop.
+    first = next(iter(pages.values()))
+    for fn in extractors.values():
+        fn(first, None)
+
+    print(f"{len(pages)} pages from {args.data}")
+    print(f"{'extractor':<12} {'F1':>6} {'prec':>6} {'recall':>6} {'exact':>6} {'pages/s':>8}")
+    for name, fn in extractors.items():
+        preds: dict[str, str] = {}
+        elapsed = 0.0
+        for page_id, html in pages.items():
+            url = truth[page_id].get("url")
+            start = time.perf_counter()
+            preds[page_id] = fn(html, url)
+            elapsed += time.perf_counter() - start
+        rows = [page_scores(truth[k].get("articleBody", ""), preds[k]) for k in pages]
+        m = aggregate(rows)
+        print(
+            f"{name:<12} {m['f1']:6.3f} {m['precision']:6.3f} {m['recall']:6.3f} "
+            f"{m['accuracy']:6.3f} {len(pages) / elapsed:8.1f}"
+        )
+        if args.pred_dir:
+            args.pred_dir.mkdir(parents=True, exist_ok=True)
+            out = {k: {"articleBody": v} for k, v in preds.items()}
+            (args.pred_dir / f"{name}.json").write_text(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
