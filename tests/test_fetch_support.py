@@ -84,7 +84,9 @@ def serve() -> Iterator[LocalServer]:
             state = server_state[0]
             path = self.path
             with state.lock:
-                state.hits.append(Hit(path, time.time(), {k.lower(): v for k, v in self.headers.items()}))
+                state.hits.append(
+                    Hit(path, time.time(), {k.lower(): v for k, v in self.headers.items()})
+                )
                 route = state.routes.get(path) or state.routes.get(path.split("?", 1)[0])
             if route is None:
                 send(self, 404, b"not found", {"Content-Type": "text/plain"})
@@ -101,7 +103,9 @@ def serve() -> Iterator[LocalServer]:
     httpd.daemon_threads = True
     state = LocalServer(port=httpd.server_address[1])
     server_state.append(state)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield state
