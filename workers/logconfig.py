@@ -1,4 +1,4 @@
-"""Process-wide logging: structlog for our events, stdlib (Celery, kombu) routed through the same chain.
+"""Process-wide logging: structlog for our events; stdlib (Celery, kombu) through the same chain.
 
 Pretty console output on a TTY, one JSON object per line otherwise. Context bound with
 `structlog.contextvars` (article_id, task, stage) appears on every line, ours and Celery's.

@@ -37,7 +37,8 @@ class Settings:
     key_prefix: str = _opt(
         "NEWSFLOW_KEY_PREFIX",
         "newsflow",
-        "Prefix of every Redis key newsflow writes (not Celery's own), so deployments can share a Redis.",
+        "Prefix of every Redis key newsflow writes (not Celery's own), so deployments can "
+        "share a Redis.",
     )
     # --- queue behaviour -----------------------------------------------------------------------
     # One hour covers the slowest task (a fetch is capped at fetch_deadline seconds, a clean at a
@@ -83,7 +84,9 @@ class Settings:
     )
     # A trickling server can keep the read timeout from ever firing; the deadline bounds the page.
     fetch_deadline: float = _opt(
-        "NEWSFLOW_FETCH_DEADLINE", 30.0, "Total seconds one page may take, whatever the server does."
+        "NEWSFLOW_FETCH_DEADLINE",
+        30.0,
+        "Total seconds one page may take, whatever the server does.",
     )
     # 5 MB decompressed is ~10x the largest real article page seen in the dev set (~600 kB).
     fetch_max_bytes: int = _opt(
@@ -97,7 +100,8 @@ class Settings:
     allow_hosts: str = _opt(
         "NEWSFLOW_ALLOW_HOSTS",
         "",
-        "Comma-separated hosts or IPs exempt from the private-address (SSRF) guard, e.g. 127.0.0.1.",
+        "Comma-separated hosts or IPs exempt from the private-address (SSRF) guard, "
+        "e.g. 127.0.0.1.",
     )
     # One request per second per host is the usual polite crawler default (robots Crawl-delay and
     # Scrapy's AutoThrottle converge on it); a host's rule also covers its sub-domains.
@@ -128,8 +132,8 @@ class Settings:
     log_level: str = _opt("NEWSFLOW_LOG_LEVEL", "INFO", "Lowest log level emitted.")
     metrics_port: int = _opt(
         "NEWSFLOW_METRICS_PORT",
-        0,
-        "Port of the Prometheus /metrics endpoint each worker serves (0 = off).",
+        9464,
+        "Port of `newsflow exporter`'s Prometheus /metrics endpoint.",
     )
 
     @classmethod
@@ -173,3 +177,12 @@ def settings_table() -> list[tuple[str, str, str]]:
     for f in fields(Settings):
         rows.append((f.metadata["env"], str(f.default), f.metadata["doc"]))
     return rows
+
+
+def settings_markdown() -> str:
+    """The README's settings table, generated from the declarations above."""
+    lines = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for env, default, doc in settings_table():
+        shown = f"`{default}`" if default else "(empty)"
+        lines.append(f"| `{env}` | {shown} | {doc} |")
+    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The article store: SQLAlchemy schema, Alembic migrations and the repository stages write through."""
+"""The article store: SQLAlchemy schema, Alembic migrations and the repository stages use."""
 
 from workers.store.repository import ArticleRecord, ArticleStore, EventRecord, open_store
 

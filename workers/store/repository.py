@@ -107,7 +107,7 @@ class ArticleStore:
 
     # --- writes ---------------------------------------------------------------------------------
     def create_article(self, url: str, source: str = "", article_id: str | None = None) -> str:
-        """Insert a queued article (or leave an existing one with this id alone) and return its id."""
+        """Insert a queued article (an existing one with this id is left alone); return its id."""
         article_id = article_id or new_article_id()
         now = utcnow()
         with self._session() as s:
@@ -294,9 +294,7 @@ class ArticleStore:
 
     def events(self, article_id: str) -> list[EventRecord]:
         with self._session() as s:
-            rows = s.scalars(
-                select(Event).where(Event.article_id == article_id).order_by(Event.id)
-            )
+            rows = s.scalars(select(Event).where(Event.article_id == article_id).order_by(Event.id))
             return [
                 EventRecord(
                     article_id=e.article_id,

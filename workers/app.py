@@ -1,0 +1,77 @@
+"""The Celery application: Redis broker, JSON only, late acks, one queue per stage.
+
+Everything about how messages are delivered is configured here and nowhere else; the tasks
+module registers the thin task adapters against this app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, signals
+from kombu.entity import Queue
+
+from workers.logconfig import configure_logging
+from workers.pipeline import QUEUES
+from workers.settings import Settings
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    transport = {
+        # Redis redelivers a message nobody acked after this many seconds; it must exceed the
+        # longest task plus any retry countdown (see Settings.visibility_timeout).
+        "visibility_timeout": settings.visibility_timeout,
+        # Keep ordering roughly FIFO per queue and wake idle workers promptly.
+        "polling_interval": 0.2,
+    }
+    return {
+        "broker_url": settings.redis_url,
+        # Workers import the task adapters at start; senders only need task names.
+        "imports": ["workers.tasks"],
+        "broker_transport_options": transport,
+        # Read by the result backend and by Celery's own ETA handling; set here too so every
+        # place Celery consults a visibility timeout sees the same one.
+        "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "visibility_timeout": settings.visibility_timeout,
+        "broker_connection_retry_on_startup": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "event_serializer": "json",
+        "task_ignore_result": True,
+        # At-least-once: ack after the task ran, requeue when the worker process dies.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # One message at a time per process, so a slow page never strands queued work behind it.
+        "worker_prefetch_multiplier": 1,
+        "task_queues": [Queue(name, routing_key=name) for name in QUEUES],
+        "task_default_queue": "fetch",
+        "task_create_missing_queues": False,
+        # A stage that outruns this is stuck: fetch is bounded by its own deadline (30 s) plus
+        # rate-limit waits, clean/classify take well under a second per page.
+        "task_time_limit": 300,
+        "task_soft_time_limit": 240,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        # Recycle prefork children now and then: HTML parsing fragments memory over time.
+        "worker_max_tasks_per_child": 2000,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+    }
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    settings = settings or Settings.from_env()
+    celery = Celery("newsflow")
+    celery.conf.update(celery_config(settings))
+    return celery
+
+
+@signals.setup_logging.connect
+def _take_over_logging(**_: Any) -> None:
+    # Connecting to this signal stops Celery from installing its own handlers.
+    settings = Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+
+
+app = create_app()

@@ -1,0 +1,71 @@
+"""`newsflow`: the command line. Each subcommand lives in its own module under workers.commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from workers import __version__
+from workers.logconfig import configure_logging
+from workers.settings import Settings
+
+# Help order: getting articles in, running the service, looking at what happened, tools.
+COMMAND_MODULES = (
+    "ingest",
+    "feeds",
+    "worker",
+    "scheduler",
+    "run",
+    "status",
+    "trace",
+    "articles",
+    "replay",
+    "extract",
+    "dedup",
+    "classify",
+    "exporter",
+    "demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsflow",
+        description="Event-driven news ingestion: fetch, clean, deduplicate and classify "
+        "articles as queued Celery stages on Redis. Settings come from the environment "
+        "(see README: Settings).",
+    )
+    parser.add_argument("--version", action="version", version=f"newsflow {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"workers.commands.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def commands_markdown() -> str:
+    """The README's CLI reference table, generated from the parsers' own help."""
+    parser = build_parser()
+    lines = ["| Command | What it does |", "| --- | --- |"]
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for choice in getattr(action, "_choices_actions", []):
+            lines.append(f"| `newsflow {choice.dest}` | {choice.help} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""`newsflow worker`: a Celery worker for some of the stage queues."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+
+from workers.pipeline import QUEUES
+from workers.settings import Settings
+
+# Queues whose work waits on the network rather than the CPU.
+IO_BOUND = frozenset({"crawl", "fetch", "dedup"})
+# Threads per I/O-bound worker when not given: a fetch spends most of its time waiting.
+DEFAULT_IO_CONCURRENCY = 16
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "worker",
+        help="run a worker for some stage queues",
+        description="Run a Celery worker consuming the given stage queues. Start as many as "
+        "you like, on as many machines as you like: all state is in Redis and the database.",
+    )
+    p.add_argument(
+        "--queues",
+        "-Q",
+        default=",".join(QUEUES),
+        help=f"comma-separated queues (default: all of {', '.join(QUEUES)})",
+    )
+    p.add_argument(
+        "--concurrency",
+        "-c",
+        type=int,
+        default=0,
+        help="processes or threads (default: CPU count for prefork, "
+        f"{DEFAULT_IO_CONCURRENCY} for threads)",
+    )
+    p.add_argument(
+        "--pool",
+        "-P",
+        choices=("prefork", "threads", "solo"),
+        default=None,
+        help="execution pool (default: threads for crawl/fetch/dedup-only workers, else prefork)",
+    )
+    p.add_argument("--name", "-n", default=None, help="worker node name (default: queues@host)")
+    p.set_defaults(func=run)
+
+
+def worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown:
+        raise SystemExit(f"unknown queue(s): {', '.join(unknown)}; queues are {', '.join(QUEUES)}")
+    pool = args.pool or ("threads" if set(queues) <= IO_BOUND else "prefork")
+    concurrency = args.concurrency or (
+        DEFAULT_IO_CONCURRENCY if pool == "threads" else (os.cpu_count() or 1)
+    )
+    name = args.name or f"{'-'.join(queues)}.{os.getpid()}@{socket.gethostname()}"
+    return [
+        "worker",
+        f"--queues={','.join(queues)}",
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
+        f"--hostname={name}",
+        f"--loglevel={settings.log_level}",
+        # Gossip and mingle make every worker talk to every other at start-up; nothing here
+        # needs them, and they slow start-up with many workers.
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.app import app
+
+    app.worker_main(worker_argv(args, settings))
+    return 0

@@ -1,0 +1,96 @@
+"""Read-only views for operators: queue depths, counts by status, stage metrics, traces.
+
+Shared by `newsflow status`, `newsflow trace` and the Prometheus exporter so they never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from workers.pipeline import QUEUES
+from workers.store import ArticleStore, EventRecord
+from workers.tracing import Metrics
+
+# kombu's Redis transport keeps prioritised messages in sibling lists "<queue>\x06\x16<n>".
+_PRIORITY_SEPARATOR = "\x06\x16"
+_PRIORITY_STEPS = (3, 6, 9)
+
+
+def queue_depths(client: redis.Redis) -> dict[str, int]:
+    """Messages waiting in each stage queue (not counting ones a worker holds unacked)."""
+    pipe = client.pipeline(transaction=False)
+    for queue in QUEUES:
+        pipe.llen(queue)
+        for step in _PRIORITY_STEPS:
+            pipe.llen(f"{queue}{_PRIORITY_SEPARATOR}{step}")
+    counts = pipe.execute()
+    per_queue = 1 + len(_PRIORITY_STEPS)
+    return {
+        queue: int(sum(counts[i * per_queue : (i + 1) * per_queue]))
+        for i, queue in enumerate(QUEUES)
+    }
+
+
+def unacked_count(client: redis.Redis) -> int:
+    """Messages delivered to a worker and not yet acknowledged (in flight or held for an ETA)."""
+    return int(client.hlen("unacked"))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    queues: dict[str, int]
+    unacked: int
+    articles: dict[str, int]
+    labels: dict[str, int]
+    stages: dict[str, dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "queues": self.queues,
+            "unacked": self.unacked,
+            "articles": self.articles,
+            "labels": self.labels,
+            "stages": self.stages,
+        }
+
+
+def stage_summary(metrics: Metrics) -> dict[str, dict[str, Any]]:
+    snap = metrics.snapshot()
+    stages: dict[str, dict[str, Any]] = {}
+    for key, count in snap["events"].items():
+        stage, outcome = key.split("|", 1)
+        stages.setdefault(stage, {"outcomes": {}})["outcomes"][outcome] = int(count)
+    for stage, total in snap["duration_ms_sum"].items():
+        n = snap["duration_count"].get(stage, 0)
+        entry = stages.setdefault(stage, {"outcomes": {}})
+        entry["mean_duration_ms"] = round(total / n, 2) if n else None
+        waited = snap["queue_wait_ms_sum"].get(stage)
+        entry["mean_queue_wait_ms"] = round(waited / n, 2) if n and waited is not None else None
+    return stages
+
+
+def status_report(client: redis.Redis, store: ArticleStore, key_prefix: str) -> StatusReport:
+    return StatusReport(
+        queues=queue_depths(client),
+        unacked=unacked_count(client),
+        articles=store.counts_by_status(),
+        labels=store.counts_by_label(),
+        stages=stage_summary(Metrics(client, key_prefix)),
+    )
+
+
+def timeline_rows(events: list[EventRecord]) -> list[dict[str, Any]]:
+    """A trace as rows with the time since the first event, for printing."""
+    if not events:
+        return []
+    origin = events[0].at
+    return [
+        {
+            "t_ms": round((e.at - origin).total_seconds() * 1000, 1),
+            **e.to_dict(),
+        }
+        for e in events
+    ]

@@ -1,0 +1,94 @@
+"""Per-process wiring of the effects stages need: store, Redis, HTTP fetcher, dedup index, models.
+
+Built lazily on first use and rebuilt after a fork (prefork children must not share sockets with
+their parent). Tests and the CLI build their own `Services` from explicit settings.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import redis
+
+from workers.settings import Settings
+from workers.store import ArticleStore, open_store
+from workers.store.feeds import FeedStore
+
+if TYPE_CHECKING:
+    from workers.adapters.dedup_index import RedisDedupIndex
+    from workers.adapters.seen_urls import RedisSeenUrls
+    from workers.fetching.http import HttpFetcher
+    from workers.stages.classify import ClassifierProvider
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def store(self) -> ArticleStore:
+        return open_store(self.settings.database_url)
+
+    @cached_property
+    def feeds(self) -> FeedStore:
+        return FeedStore(self.store.engine)
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30)
+
+    @cached_property
+    def fetcher(self) -> HttpFetcher:
+        from workers.fetching.http import FetchPolicy, HttpFetcher
+        from workers.fetching.ratelimit import HostRateLimiter
+        from workers.fetching.robots import RobotsChecker
+
+        policy = FetchPolicy.from_settings(self.settings)
+        return HttpFetcher(
+            policy,
+            robots=RobotsChecker(self.redis, self.settings.key_prefix, policy.user_agent),
+            limiter=HostRateLimiter.from_settings(self.redis, self.settings),
+        )
+
+    @cached_property
+    def seen_urls(self) -> RedisSeenUrls:
+        from workers.adapters.seen_urls import RedisSeenUrls
+
+        return RedisSeenUrls(self.redis, self.settings.key_prefix)
+
+    @cached_property
+    def dedup_index(self) -> RedisDedupIndex:
+        from workers.adapters.dedup_index import RedisDedupIndex
+
+        return RedisDedupIndex(
+            self.redis,
+            key_prefix=self.settings.key_prefix,
+            window_seconds=int(self.settings.dedup_window_days * 86400),
+        )
+
+    @cached_property
+    def classifiers(self) -> ClassifierProvider:
+        from workers.stages.classify import ClassifierProvider
+
+        return ClassifierProvider(self.settings, self.redis)
+
+    def key(self, *parts: str) -> str:
+        """A Redis key under this deployment's prefix (one hash tag, so Cluster-safe)."""
+        return ":".join((f"{{{self.settings.key_prefix}}}", *parts))
+
+
+_services: Services | None = None
+
+
+def get_services() -> Services:
+    global _services
+    if _services is None:
+        _services = Services(Settings.from_env())
+    return _services
+
+
+def reset_services() -> None:
+    """Forget per-process connections (called in each forked worker child)."""
+    global _services
+    _services = None
