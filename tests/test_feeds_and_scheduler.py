@@ -1,4 +1,4 @@
-"""Feed state and the scheduler tick: adaptive polling, back-off, disabling, one enqueue per slot."""
+"""Feed state and the scheduler tick: adaptive polling, back-off, disabling, one enqueue a slot."""
 
 from __future__ import annotations
 
