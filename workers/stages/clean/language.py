@@ -11,8 +11,9 @@ from workers.stages.clean.text import word_units
 MIN_DETECT_WORDS = 20
 # Probability (normalised over its 97 languages) below which the detector is not trusted.
 MIN_CONFIDENCE = 0.8
-# The first 3,000 characters decide: more text does not change the answer, only the cost.
-_SAMPLE_CHARS = 3_000
+# The first 1,500 characters (~250 words) decide: more text rarely changes the answer and the
+# cost grows with it (~1 ms per 1,000 characters).
+_SAMPLE_CHARS = 1_500
 
 
 @cache
