@@ -1,4 +1,4 @@
-"""HttpFetcher against a real HTTP server on 127.0.0.1: caps, deadline, redirects, status mapping."""
+"""HttpFetcher against a real local HTTP server: caps, deadline, redirects, status mapping."""
 
 from __future__ import annotations
 

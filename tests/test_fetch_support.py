@@ -96,7 +96,7 @@ def serve() -> Iterator[LocalServer]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up on us: exactly what some tests want
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -45,8 +45,9 @@ def parse_feed(body: bytes, base_url: str, content_type: str = "") -> list[Disco
         if url is None:
             continue
         title = (item.get("title") or "").strip() or None
-        published = _struct_to_datetime(item.get("published_parsed"))
-        updated = _struct_to_datetime(item.get("updated_parsed"))
+        # dict.get skips FeedParserDict's deprecated updated->published aliasing (and its warning).
+        published = _struct_to_datetime(dict.get(item, "published_parsed"))
+        updated = _struct_to_datetime(dict.get(item, "updated_parsed"))
         entries.append(
             DiscoveredEntry(
                 url=url, title=title, published_at=published or updated, lastmod=updated

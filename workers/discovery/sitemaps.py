@@ -100,7 +100,8 @@ def _find(node: etree._Element, localname: str) -> etree._Element | None:
 
 
 def _canonical(loc: str | None, base_url: str) -> str | None:
-    if not loc:
+    """<loc> must be absolute; a path-absolute one is resolved (a common slip), prose is not."""
+    if not loc or any(c.isspace() for c in loc):
         return None
     try:
         return canonicalize_url(urljoin(base_url, loc))
