@@ -1,0 +1,1 @@
+// Metro Wire Daily — demo script (no network calls).
