@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from test_fetch_support import LocalServer, html_route, send, serve
 
+from tests.test_fetch_support import LocalServer, html_route, send, serve
 from workers.errors import PermanentError, TransientError
 from workers.fetching.http import FetchPolicy, HttpFetcher, parse_retry_after
 from workers.settings import Settings

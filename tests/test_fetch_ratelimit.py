@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from test_fetch_support import LocalServer, html_route, send, serve
 
+from tests.test_fetch_support import LocalServer, html_route, send, serve
 from workers.errors import TransientError
 from workers.fetching.http import FetchPolicy, HttpFetcher
 from workers.fetching.ratelimit import HostRateLimiter, parse_host_rates

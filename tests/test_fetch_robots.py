@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from test_fetch_support import LocalServer, html_route, send, serve, text_route
 
+from tests.test_fetch_support import LocalServer, html_route, send, serve, text_route
 from workers.errors import PermanentError, TransientError
 from workers.fetching.http import FetchPolicy, HttpFetcher
 from workers.fetching.robots import RobotsChecker

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from test_fetch_support import LocalServer, html_route, send, serve
 
+from tests.test_fetch_support import LocalServer, html_route, send, serve
 from workers.errors import PermanentError
 from workers.fetching.http import FetchPolicy, HttpFetcher
 from workers.fetching.ssrf import AddressGuard, ForbiddenAddress, is_public_address
