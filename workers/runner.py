@@ -22,6 +22,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from workers.errors import PermanentError, SkipArticle, TransientError
 from workers.pipeline import DONE_STATUS, STAGES, Stage, is_done, next_stage
 from workers.services import Services
+from workers.settings import Settings
 from workers.steps import STEPS
 from workers.tracing import (
     FAILED,
@@ -45,6 +46,13 @@ def backoff_delay(retries: int, base: float, cap: float, retry_after: float | No
     if retry_after is not None:
         delay = max(delay, min(retry_after, cap))
     return max(delay, 0.05)
+
+
+def lock_seconds(settings: Settings) -> int:
+    """How long one delivery may hold an article's stage: the task's hard time limit (300 s),
+    but never past the visibility timeout, after which Redis hands the message to another
+    worker that must be able to take over."""
+    return max(1, min(300, settings.visibility_timeout))
 
 
 def queue_wait_ms(request: Any) -> float | None:
@@ -108,9 +116,13 @@ class StageRunner:
 
         lock_key = self.svc.key("lock", stage, article_id)
         token = str(request.id)
-        if not self.svc.redis.set(lock_key, token, nx=True, ex=300):
-            log.info("stage_in_progress_elsewhere")
-            return "in_progress"
+        if not self.svc.redis.set(lock_key, token, nx=True, ex=lock_seconds(settings)):
+            # Another delivery of this article is in this stage right now (a duplicate message,
+            # or a redelivery racing a slow worker). Look again once its lock would have expired:
+            # if the holder finished, the stage is done; if it died, we take over.
+            wait = max(1.0, int(self.svc.redis.ttl(lock_key)) + 1.0)
+            log.info("stage_in_progress_elsewhere", retry_in_s=wait)
+            raise task.retry(countdown=wait, max_retries=None)
         try:
             return self._run_locked(task, stage, article_id, ctx)
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from workers.app import app
 from workers.pipeline import as_stage, status_before
@@ -25,18 +26,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    store = Services(settings).store
-    status = "skipped" if args.skipped else "failed"
-    ids = args.ids or [a.id for a in store.list_articles(status=status, limit=args.limit)]
+def replay_articles(
+    svc: Services, celery: Any, ids: list[str], status: str
+) -> list[tuple[str, str]]:
+    """Re-queue articles with `status` (failed or skipped) at the stage where they stopped."""
     replayed = []
     for article_id in ids:
-        record = store.get(article_id)
-        if record is None or record.status not in ("failed", "skipped"):
+        record = svc.store.get(article_id)
+        if record is None or record.status != status:
             continue
         stage = as_stage(record.failed_stage or "fetch")
-        store.reset_for_replay(article_id, status_before(stage))
-        enqueue_stage(app, stage, article_id)
-        replayed.append({"id": article_id, "stage": stage})
-    print(json.dumps({"replayed": replayed}))
+        svc.store.reset_for_replay(article_id, status_before(stage))
+        enqueue_stage(celery, stage, article_id)
+        replayed.append((article_id, stage))
+    return replayed
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    svc = Services(settings)
+    status = "skipped" if args.skipped else "failed"
+    ids = args.ids or [a.id for a in svc.store.list_articles(status=status, limit=args.limit)]
+    replayed = replay_articles(svc, app, ids, status)
+    print(json.dumps({"replayed": [{"id": aid, "stage": stage} for aid, stage in replayed]}))
     return 0

@@ -167,7 +167,11 @@ class FeedStore:
             return [_state(r) for r in s.scalars(select(Feed).order_by(Feed.url))]
 
     def claim_due(self, now: datetime | None = None, limit: int = 1000) -> list[str]:
-        """Claim up to `limit` due feeds: each URL is returned to exactly one caller per slot."""
+        """Claim up to `limit` due feeds: each URL is returned to exactly one caller per slot.
+
+        A conditional UPDATE ... RETURNING: a concurrent claimer waits on the same rows and then
+        finds them no longer due, so no feed is handed out twice.
+        """
         now = now or utcnow()
         lease = now + timedelta(seconds=CLAIM_LEASE_S)
         with self._session() as s:
@@ -179,17 +183,18 @@ class FeedStore:
                     .limit(limit)
                 )
             )
-        claimed = []
-        for url in due:
-            with self._session() as s:
-                result: CursorResult[Any] = s.execute(  # type: ignore[assignment]
-                    update(Feed)
-                    .where(Feed.url == url, Feed.next_due_at <= now, Feed.enabled.is_(True))
-                    .values(next_due_at=lease, last_polled_at=now)
-                )
-                if result.rowcount == 1:
-                    claimed.append(url)
-        return claimed
+        if not due:
+            return []
+        # A separate write transaction: SQLite cannot upgrade a read transaction to a write
+        # one while another process writes (it fails at once instead of waiting).
+        with self._session() as s:
+            claimed = s.scalars(
+                update(Feed)
+                .where(Feed.url.in_(due), Feed.next_due_at <= now, Feed.enabled.is_(True))
+                .values(next_due_at=lease, last_polled_at=now)
+                .returning(Feed.url)
+            )
+            return sorted(claimed)
 
     def record_success(
         self,

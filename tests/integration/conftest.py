@@ -1,0 +1,124 @@
+"""Fixtures for end-to-end runs: a private Redis database, a fresh SQLite file or PostgreSQL
+database, the bundled demo sites on 127.0.0.1, and real `celery worker` processes."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from workers.pipeline import QUEUES
+
+# Integration runs own this Redis database (queues are not prefixed, so no other test uses it).
+E2E_REDIS_DB = int(os.environ.get("NEWSFLOW_E2E_REDIS_DB", "10"))
+PG_ADMIN_URL = os.environ.get(
+    "NEWSFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _broker_keys(client: redis.Redis, prefix: str) -> list[bytes]:
+    keys = [q.encode() for q in QUEUES] + [b"unacked", b"unacked_index", b"unacked_mutex"]
+    keys += list(client.scan_iter(match="_kombu.*"))
+    keys += list(client.scan_iter(match=f"{{{prefix}}}*"))
+    return keys
+
+
+@pytest.fixture
+def e2e_redis_url() -> Iterator[str]:
+    url = f"redis://127.0.0.1:6379/{E2E_REDIS_DB}"
+    client = redis.Redis.from_url(url)
+    prefix = "nfe2e"
+    for key in _broker_keys(client, prefix):
+        client.delete(key)
+    yield url
+    for key in _broker_keys(client, prefix):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'newsflow.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards. Skips only where PostgreSQL is absent
+    and CI has not said it must be there."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        if os.environ.get("NEWSFLOW_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL required but not reachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+    name = f"newsflow_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+class ScriptedSite:
+    """A real HTTP server on 127.0.0.1 whose answers per path the test scripts.
+
+    `routes[path]` is a list of (status, body, delay_s) answers given in turn (the last one
+    repeats); every request is recorded in `hits` with its path.
+    """
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.routes: dict[str, list[tuple[int, str, float]]] = {}
+        self.hits: list[str] = []
+        self._lock = threading.Lock()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with site._lock:
+                    site.hits.append(self.path)
+                    answers = site.routes.get(self.path, [(404, "<h1>Not found</h1>", 0.0)])
+                    status, body, delay = answers[0] if len(answers) == 1 else answers.pop(0)
+                if delay:
+                    time.sleep(delay)
+                payload = body.encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def hits_of(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for hit in self.hits if hit == path)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def scripted_site() -> Iterator[ScriptedSite]:
+    site = ScriptedSite()
+    yield site
+    site.stop()
