@@ -123,18 +123,22 @@ local function numbers_ok(rec)
     return share >= numbers_containment
 end
 
+-- Our slots as bytes, unpacked once (one C call) rather than per candidate.
+local ours = {}
+if signature ~= "" then
+    ours = {string.byte(signature, 1, -1)}
+end
+
 -- Mirrors workers.stages.dedup.near_duplicate_score.
 local function near_score(rec)
-    local theirs = rec[10]
-    if not theirs or #theirs ~= #signature then
+    local theirs_raw = rec[10]
+    if not theirs_raw or #theirs_raw ~= #signature then
         return nil
     end
+    local theirs = {string.byte(theirs_raw, 1, -1)}
     local equal = 0
-    local byte = string.byte
     for i = 1, 2 * num_perm, 2 do
-        local a1, a2 = byte(signature, i, i + 1)
-        local b1, b2 = byte(theirs, i, i + 1)
-        if a1 == b1 and a2 == b2 then
+        if ours[i] == theirs[i] and ours[i + 1] == theirs[i + 1] then
             equal = equal + 1
         end
     end

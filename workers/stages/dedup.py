@@ -166,12 +166,14 @@ def exact_hash(text: str) -> str:
     return hashlib.blake2b(normalise_text(text).encode(), digest_size=16).hexdigest()
 
 
-def content_lines(text: str) -> list[list[str]]:
-    """Tokens of each content line (>= CONTENT_LINE_MIN_WORDS words), or of every line if few."""
-    lines = [
-        _TOKEN.findall(line) for line in unicodedata.normalize("NFKC", text).casefold().split("\n")
-    ]
-    lines = [tokens for tokens in lines if tokens]
+def tokenised_lines(text: str) -> list[list[str]]:
+    """Word tokens (NFKC, casefolded) of each non-empty line; joined they are `normalise_text`."""
+    lines = unicodedata.normalize("NFKC", text).casefold().split("\n")
+    return [tokens for tokens in map(_TOKEN.findall, lines) if tokens]
+
+
+def content_lines(lines: list[list[str]]) -> list[list[str]]:
+    """The content lines (>= CONTENT_LINE_MIN_WORDS words), or every line if they are few."""
     content = [tokens for tokens in lines if len(tokens) >= CONTENT_LINE_MIN_WORDS]
     total = sum(max(0, len(t) - SHINGLE_WORDS + 1) for t in lines)
     kept = sum(len(t) - SHINGLE_WORDS + 1 for t in content)
@@ -180,15 +182,32 @@ def content_lines(text: str) -> list[list[str]]:
     return lines
 
 
+_TOKEN_HASHES: dict[str, int] = {}
+# News vocabulary repeats: caching word hashes halves fingerprint time. 500k words (~60 MB) is
+# several days of a large feed set's vocabulary; the cache is simply cleared when full.
+_TOKEN_CACHE_MAX = 500_000
+
+
+def _token_hashes(lines: list[list[str]]) -> dict[str, int]:
+    """The word-hash cache, guaranteed to hold every token of `lines`."""
+    cache = _TOKEN_HASHES
+    missing = {t for tokens in lines for t in tokens}.difference(cache)
+    if len(cache) + len(missing) > _TOKEN_CACHE_MAX:
+        cache.clear()
+        missing = {t for tokens in lines for t in tokens}
+    for token in missing:
+        cache[token] = xxhash.xxh64_intdigest(token.encode())
+    return cache
+
+
 def shingle_hashes(lines: list[list[str]]) -> npt.NDArray[np.uint64]:
     """Distinct 64-bit hashes of the word 2-shingles inside each line (never across lines)."""
+    lookup = _token_hashes(lines).__getitem__
     parts: list[npt.NDArray[np.uint64]] = []
     for tokens in lines:
         if len(tokens) < SHINGLE_WORDS:
             continue
-        words = np.fromiter(
-            (xxhash.xxh64_intdigest(t.encode()) for t in tokens), dtype=np.uint64, count=len(tokens)
-        )
+        words = np.fromiter(map(lookup, tokens), dtype=np.uint64, count=len(tokens))
         # A 2-shingle's hash mixes its left word (times an odd constant) with its right word;
         # uint64 arithmetic wraps, which is the intent.
         parts.append(words[:-1] * _BIGRAM_MUL ^ words[1:])
@@ -200,7 +219,8 @@ def shingle_hashes(lines: list[list[str]]) -> npt.NDArray[np.uint64]:
 def minhash(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
     """NUM_PERM minima of multiply-shift hashes (top 32 bits of a*x+b mod 2^64), vectorised."""
     with np.errstate(over="ignore"):  # uint64 arithmetic wraps mod 2^64: that is the hash
-        mixed = np.multiply.outer(_PERM_A, hashes) + _PERM_B[:, None]
+        mixed = np.multiply.outer(_PERM_A, hashes)
+        mixed += _PERM_B[:, None]
     minima: npt.NDArray[np.uint32] = (mixed.min(axis=1) >> np.uint64(32)).astype(np.uint32)
     return minima
 
@@ -216,7 +236,7 @@ def band_keys(slots: npt.NDArray[np.uint32]) -> tuple[str, ...]:
 
 def number_sketch(lines: list[list[str]]) -> tuple[bytes, int]:
     """Bottom-NUMBERS_KEPT hashes of the distinct number tokens, and how many there are."""
-    numbers = {t for tokens in lines for t in tokens if _HAS_DIGIT.search(t)}
+    numbers = {t for tokens in lines for t in tokens if not t.isalpha() and _HAS_DIGIT.search(t)}
     hashes = sorted(xxhash.xxh32_intdigest(n.encode()) for n in numbers)
     kept = hashes[:NUMBERS_KEPT]
     return struct.pack(f"<{len(kept)}I", *kept), len(numbers)
@@ -224,9 +244,12 @@ def number_sketch(lines: list[list[str]]) -> tuple[bytes, int]:
 
 def fingerprint_text(text: str) -> TextFingerprint:
     """The dedup fingerprint of one article text (pure and deterministic across machines)."""
-    lines = content_lines(text)
+    all_lines = tokenised_lines(text)
+    # Same string as normalise_text(text), without tokenising twice.
+    normalised = " ".join(token for tokens in all_lines for token in tokens)
+    exact = hashlib.blake2b(normalised.encode(), digest_size=16).hexdigest()
+    lines = content_lines(all_lines)
     hashes = shingle_hashes(lines)
-    exact = exact_hash(text)
     if hashes.size < MIN_SHINGLES:
         return TextFingerprint(exact=exact, shingles=int(hashes.size))
     slots = minhash(hashes)
