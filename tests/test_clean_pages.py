@@ -7,6 +7,7 @@ pinned in tests/pages/golden (regenerate with tests/pages/regenerate_goldens.py,
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,15 @@ PAGES = Path(__file__).parent / "pages"
 EXPECTATIONS: dict[str, dict[str, Any]] = json.loads(
     (PAGES / "expectations.json").read_text(encoding="utf-8")
 )
+# The regeneration script is a file beside the pages, not a package module: load it by path so the
+# golden test and the script share one definition of a golden record.
+_SPEC = importlib.util.spec_from_file_location(
+    "regenerate_goldens", PAGES / "regenerate_goldens.py"
+)
+assert _SPEC is not None
+assert _SPEC.loader is not None
+_GOLDENS = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(_GOLDENS)
 ARTICLES = sorted(name for name, exp in EXPECTATIONS.items() if "skipped" not in exp)
 SKIPS = sorted(name for name, exp in EXPECTATIONS.items() if "skipped" in exp)
 
@@ -76,7 +86,8 @@ def test_not_an_article_is_skipped_with_its_reason(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (PAGES / "html").iterdir()))
 def test_output_matches_the_reviewed_golden(name: str) -> None:
-    from tests.pages.regenerate_goldens import golden_record
-
     golden = json.loads((PAGES / "golden" / f"{name}.json").read_text(encoding="utf-8"))
-    assert golden_record(PAGES / "html" / name, EXPECTATIONS.get(name, {}).get("url")) == golden
+    assert (
+        _GOLDENS.golden_record(PAGES / "html" / name, EXPECTATIONS.get(name, {}).get("url"))
+        == golden
+    )
