@@ -100,7 +100,7 @@ class NearThresholds:
 THRESHOLDS = NearThresholds()
 
 _TOKEN = re.compile(r"\w+")
-_HAS_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 _SLOT_MASK = (1 << SLOT_BITS) - 1
 
 
@@ -234,9 +234,13 @@ def band_keys(slots: npt.NDArray[np.uint32]) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def number_sketch(lines: list[list[str]]) -> tuple[bytes, int]:
-    """Bottom-NUMBERS_KEPT hashes of the distinct number tokens, and how many there are."""
-    numbers = {t for tokens in lines for t in tokens if not t.isalpha() and _HAS_DIGIT.search(t)}
+def number_sketch(text: str) -> tuple[bytes, int]:
+    """Bottom-NUMBERS_KEPT hashes of the distinct numbers in the text, and how many there are.
+
+    A number keeps its separators ("8,215", "0.6"), so two reports differ in every figure
+    that changed, not only in the digits around a comma.
+    """
+    numbers = set(_NUMBER.findall(text))
     hashes = sorted(xxhash.xxh32_intdigest(n.encode()) for n in numbers)
     kept = hashes[:NUMBERS_KEPT]
     return struct.pack(f"<{len(kept)}I", *kept), len(numbers)
@@ -253,7 +257,7 @@ def fingerprint_text(text: str) -> TextFingerprint:
     if hashes.size < MIN_SHINGLES:
         return TextFingerprint(exact=exact, shingles=int(hashes.size))
     slots = minhash(hashes)
-    numbers, number_count = number_sketch(lines)
+    numbers, number_count = number_sketch(text)
     return TextFingerprint(
         exact=exact,
         shingles=int(hashes.size),
