@@ -10,6 +10,7 @@ import redis
 from tests.test_fetch_support import LocalServer, html_route, send, serve, text_route
 from workers.errors import PermanentError, TransientError
 from workers.fetching.http import FetchPolicy, HttpFetcher
+from workers.fetching.ratelimit import HostRateLimiter
 from workers.fetching.robots import RobotsChecker
 
 PAGE = "<html><body><p>hello</p></body></html>"
@@ -109,3 +110,20 @@ def test_sitemaps_listed_in_robots_are_exposed(
     assert fetcher.robots.sitemaps(server.url("/"), fetcher.get_robots) == [
         "https://example.com/news.xml"
     ]
+
+
+def test_crawl_delay_spaces_requests_through_the_shared_limiter(
+    server: LocalServer, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """The production wiring (robots + limiter): robots.txt is fetched once, without recursion,
+    and its Crawl-delay slows the host below the configured rate."""
+    server.routes["/robots.txt"] = text_route("User-agent: *\nCrawl-delay: 0.4\n")
+    server.routes["/a"] = html_route(PAGE)
+    policy = FetchPolicy(deadline=3.0, user_agent=UA, allowed_hosts=frozenset({"127.0.0.1"}))
+    limiter = HostRateLimiter(redis_client, key_prefix, default_rate=100.0)
+    fetcher = HttpFetcher(policy, RobotsChecker(redis_client, key_prefix, UA), limiter)
+    fetcher.get_page(server.url("/a"))
+    fetcher.get_page(server.url("/a"))
+    page_hits = [h.at for h in server.hits if h.path == "/a"]
+    assert server.paths().count("/robots.txt") == 1
+    assert page_hits[1] - page_hits[0] > 0.3

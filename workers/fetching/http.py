@@ -270,7 +270,8 @@ class HttpFetcher:
             visited.add(state)
             if robots:
                 self._check_robots(current, deadline)
-            self._wait_for_slot(current, deadline)
+            # robots.txt itself is fetched without consulting robots.txt (its Crawl-delay included).
+            self._wait_for_slot(current, deadline, crawl_delay=robots)
             raw = self._send(current, headers, jar, deadline)
             try:
                 location = raw.headers.get("location")
@@ -304,11 +305,11 @@ class HttpFetcher:
         if not self.robots.allowed(url, fetch):
             raise PermanentError("robots_disallowed", url)
 
-    def _wait_for_slot(self, url: str, deadline: Deadline) -> None:
+    def _wait_for_slot(self, url: str, deadline: Deadline, crawl_delay: bool) -> None:
         if self.limiter is None:
             return
         delay = 0.0
-        if self.robots is not None:
+        if self.robots is not None and crawl_delay:
             delay = min(
                 self.robots.crawl_delay(url, lambda u: self.get_robots(u, deadline)),
                 _CRAWL_DELAY_MAX,
