@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import redis
 
 from workers.adapters.seen_urls import RedisSeenUrls
 from workers.discovery import discover
+from workers.errors import TransientError
 
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>A</title>
 <item><title>Story</title><link>https://news.example.com/2025/story?utm_source=rss</link></item>
@@ -69,3 +71,10 @@ def test_forget_releases_a_claim(redis_client: redis.Redis, key_prefix: str) -> 
     seen.claim("https://e.com/a")
     seen.forget("https://e.com/a")
     assert seen.claim("https://e.com/a")
+
+
+def test_unreachable_redis_is_a_transient_error() -> None:
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    with pytest.raises(TransientError) as err:
+        RedisSeenUrls(dead, "nftest:dead", 60).claim("https://e.com/a")
+    assert err.value.reason == "redis_unavailable"

@@ -11,6 +11,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import redis
+
+from workers.errors import TransientError
+
 # A week: feeds keep items for days (most RSS feeds list the last 10-100 items, i.e. 1-7 days),
 # so anything older that a feed still lists is re-claimed at most once a week.
 DEFAULT_WINDOW_SECONDS = 7 * 86_400
@@ -31,7 +35,10 @@ class RedisSeenUrls:
     def claim(self, url: str) -> bool:
         """True when nobody claimed `url` within the window (and now we have). Pass canonical
         URLs (workers.fetching.urls.canonicalize_url): the set compares exact strings."""
-        return bool(self._client.set(self._key(url), b"1", nx=True, ex=self.window_seconds))
+        try:
+            return bool(self._client.set(self._key(url), b"1", nx=True, ex=self.window_seconds))
+        except redis.RedisError as exc:
+            raise TransientError("redis_unavailable", f"seen-set: {exc}") from exc
 
     def seen(self, url: str) -> bool:
         """True when `url` was claimed within the window (read-only)."""

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import redis
+
 from workers.errors import TransientError
 from workers.settings import Settings
 
@@ -126,9 +128,12 @@ class HostRateLimiter:
         """
         interval = max(1.0 / self.rate_for(host), min_interval)
         limit = self.max_wait if max_wait is None else max(0.0, min(self.max_wait, max_wait))
-        reserved, wait_us = self._acquire(
-            keys=[self._key(host)], args=[int(interval * 1e6), int(limit * 1e6)]
-        )
+        try:
+            reserved, wait_us = self._acquire(
+                keys=[self._key(host)], args=[int(interval * 1e6), int(limit * 1e6)]
+            )
+        except redis.RedisError as exc:  # no shared limit means no polite fetch: retry later
+            raise TransientError("redis_unavailable", f"rate limiter: {exc}") from exc
         wait = int(wait_us) / 1e6
         if not int(reserved):
             raise TransientError("rate_limited", f"{host} busy for {wait:.1f}s", retry_after=wait)
@@ -138,7 +143,10 @@ class HostRateLimiter:
 
     def penalise(self, host: str, seconds: float) -> None:
         """Make every worker leave `host` alone for `seconds` (the server asked: Retry-After)."""
-        self._penalise(keys=[self._key(host)], args=[int(seconds * 1e6)])
+        try:
+            self._penalise(keys=[self._key(host)], args=[int(seconds * 1e6)])
+        except redis.RedisError as exc:
+            raise TransientError("redis_unavailable", f"rate limiter: {exc}") from exc
 
     def _key(self, host: str) -> str:
         return f"{self._prefix}:rate:{host.lower()}"

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from protego import Protego
 
 from workers.errors import TransientError
@@ -80,7 +81,10 @@ class RobotsChecker:
             if hit is not None and hit[0] > now:
                 self._local.move_to_end(robots_url)
                 return hit[1]
-        body = self._cached_or_fetched(robots_url, fetch)
+        try:
+            body = self._cached_or_fetched(robots_url, fetch)
+        except redis.RedisError as exc:
+            raise TransientError("redis_unavailable", f"robots cache: {exc}") from exc
         rules = Protego.parse(body.decode("utf-8", errors="replace")) if body else None
         with self._lock:
             self._local[robots_url] = (now + _LOCAL_TTL, rules)
