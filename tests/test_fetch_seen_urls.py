@@ -6,6 +6,8 @@ import time
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from workers.adapters.seen_urls import RedisSeenUrls
 from workers.discovery import discover
@@ -74,7 +76,8 @@ def test_forget_releases_a_claim(redis_client: redis.Redis, key_prefix: str) -> 
 
 
 def test_unreachable_redis_is_a_transient_error() -> None:
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    # Nothing listens on port 1; no client-side retries, so the failure is immediate.
+    dead = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
     with pytest.raises(TransientError) as err:
         RedisSeenUrls(dead, "nftest:dead", 60).claim("https://e.com/a")
     assert err.value.reason == "redis_unavailable"
