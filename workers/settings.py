@@ -125,6 +125,14 @@ class Settings:
         "",
         "Taxonomy YAML (labels with descriptions); empty means the bundled config/taxonomy.yaml.",
     )
+    # Confidence is the top label's probability. 0.3 is just above chance for the 4-8 labels of a
+    # news taxonomy; on AG News < 2% of articles fall below it and those are right ~45% of the
+    # time (benchmarks/classify.py), so they are better reviewed than stored under a topic.
+    uncertain_threshold: float = _opt(
+        "NEWSFLOW_UNCERTAIN_THRESHOLD",
+        0.3,
+        "Top-label probability below which an article is labelled 'uncertain' (0 disables).",
+    )
     # --- observability -------------------------------------------------------------------------
     log_format: str = _opt(
         "NEWSFLOW_LOG_FORMAT", "auto", "auto (pretty on a TTY, JSON otherwise), json or console."
