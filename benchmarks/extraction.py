@@ -7,9 +7,16 @@ runs without that folder): word 4-gram multisets per page, precision averaged ov
 predictions, recall over all pages, F1 the harmonic mean of the two means.
 
     .venv/bin/python benchmarks/extraction.py [--data DIR] [--limit N] [--pred-dir DIR]
+    .venv/bin/python benchmarks/extraction.py --speed [DIR_OR_FILE ...] [--rounds N]
 
 Default data: ../shared/data/extraction-dev next to the repository (development data, not shipped).
 Both extractors run in this process on the same decoded pages; pages/s counts extraction only.
+
+`--speed` needs no ground truth: it times newsflow's clean_page and plain `trafilatura.extract`
+(defaults) on every `*.html`/`*.html.gz` under the given folders (default: tests/pages/html and
+the demo site), in alternating rounds over the same pages in the same process, and reports the
+median pages/s of each (min-max beside it) and their ratio. Alternating rounds keep a load spike
+on a shared machine from landing on one extractor only.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import argparse
 import gzip
 import json
 import re
+import statistics
 import sys
 import time
 from collections import Counter
@@ -31,7 +39,9 @@ import trafilatura
 from workers.errors import SkipArticle
 from workers.stages.clean import clean_page
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction-dev"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "extraction-dev"
+DEFAULT_SPEED_PAGES = (ROOT / "tests" / "pages" / "html", ROOT / "workers" / "demo" / "site")
 WORD = re.compile(r"\w+")
 N = 4
 
@@ -87,6 +97,62 @@ def trafilatura_extract(html: str, url: str | None) -> str:
     return trafilatura.extract(html) or ""
 
 
+EXTRACTORS: dict[str, Callable[[str, str | None], str]] = {
+    "newsflow": newsflow_extract,
+    "trafilatura": trafilatura_extract,
+}
+
+
+def speed_pages(paths: list[Path]) -> dict[str, str]:
+    """Every readable HTML page under `paths` (folders searched recursively), keyed by path."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(path.rglob("*.html")) + sorted(path.rglob("*.html.gz")))
+        else:
+            files.append(path)
+    pages: dict[str, str] = {}
+    for file in files:
+        html = read_page(file)
+        if html is not None:
+            pages[str(file)] = html
+    return pages
+
+
+def run_speed(paths: list[Path], rounds: int) -> int:
+    """Median pages/s of both extractors over the same pages, in alternating rounds."""
+    pages = speed_pages(paths)
+    if not pages:
+        print(f"no HTML pages under {', '.join(map(str, paths))}", file=sys.stderr)
+        return 2
+    htmls = list(pages.values())
+    for fn in EXTRACTORS.values():  # warm-up: model loads, lazy imports, first-call caches
+        for html in htmls:
+            fn(html, None)
+    times: dict[str, list[float]] = {name: [] for name in EXTRACTORS}
+    for round_no in range(rounds):
+        # Alternate which extractor goes first, so neither always runs right after the other.
+        order = list(EXTRACTORS.items())
+        for name, fn in order if round_no % 2 == 0 else order[::-1]:
+            start = time.perf_counter()
+            for html in htmls:
+                fn(html, None)
+            times[name].append(time.perf_counter() - start)
+    size_kb = sum(len(h.encode("utf-8")) for h in htmls) / 1024
+    print(f"{len(htmls)} pages ({size_kb:.0f} kB) x {rounds} rounds, same process, alternating")
+    print(f"{'extractor':<12} {'median pages/s':>15} {'min-max':>14} {'ms/page':>8}")
+    rates: dict[str, float] = {}
+    for name, elapsed in times.items():
+        per_round = [len(htmls) / t for t in elapsed]
+        rates[name] = statistics.median(per_round)
+        print(
+            f"{name:<12} {rates[name]:15.1f} {min(per_round):6.1f}-{max(per_round):<7.1f}"
+            f" {1000 / rates[name]:8.2f}"
+        )
+    print(f"newsflow / trafilatura speed: {rates['newsflow'] / rates['trafilatura']:.2f}x")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
@@ -96,7 +162,19 @@ def main() -> int:
     ap.add_argument(
         "--pred-dir", type=Path, default=None, help="write each extractor's predictions here"
     )
+    ap.add_argument(
+        "--speed",
+        type=Path,
+        nargs="*",
+        default=None,
+        metavar="DIR_OR_FILE",
+        help="speed only, no ground truth: HTML pages under these paths "
+        "(default: tests/pages/html and workers/demo/site)",
+    )
+    ap.add_argument("--rounds", type=int, default=9, help="timed rounds per extractor (--speed)")
     args = ap.parse_args()
+    if args.speed is not None:
+        return run_speed(args.speed or list(DEFAULT_SPEED_PAGES), max(1, args.rounds))
 
     truth_file = args.data / "ground-truth.json"
     if not truth_file.exists():
@@ -137,10 +215,7 @@ def main() -> int:
         print("no readable pages: nothing to score", file=sys.stderr)
         return 2
 
-    extractors: dict[str, Callable[[str, str | None], str]] = {
-        "newsflow": newsflow_extract,
-        "trafilatura": trafilatura_extract,
-    }
+    extractors = EXTRACTORS
     # Warm both up (py3langid model load, trafilatura's lazy imports) outside the timed loop.
     first = next(iter(pages.values()))
     for fn in extractors.values():

@@ -11,9 +11,11 @@ from workers.stages.clean.text import word_units
 MIN_DETECT_WORDS = 20
 # Probability (normalised over its 97 languages) below which the detector is not trusted.
 MIN_CONFIDENCE = 0.8
-# The first 1,500 characters (~250 words) decide: more text rarely changes the answer and the
-# cost grows with it (~1 ms per 1,000 characters).
-_SAMPLE_CHARS = 1_500
+# The first 800 characters (~130 words) decide. The detector walks the text byte by byte in
+# Python (~0.4 us/byte), so the sample is most of its cost: 800 instead of 1,500 characters saves
+# ~0.3 ms a page and gave the same answer (at p >= 0.8) on all 321 texts tried (the fixture and
+# demo pages, 300 BBC stories, the scraped seed article); at 400 two answers changed.
+_SAMPLE_CHARS = 800
 
 
 @cache
@@ -26,8 +28,10 @@ def _identifier() -> Any:
 
 def detect_language(text: str, declared: str | None) -> str | None:
     """ISO 639-1 code of `text`; the declared code when the text is too short to tell."""
-    if word_units(text) >= MIN_DETECT_WORDS:
-        code, probability = _identifier().classify(text[:_SAMPLE_CHARS])
+    sample = text[:_SAMPLE_CHARS]
+    # Words counted in the sample only: under 20 in 800 characters is a short text or no prose.
+    if word_units(sample) >= MIN_DETECT_WORDS:
+        code, probability = _identifier().classify(sample)
         if float(probability) >= MIN_CONFIDENCE:
             return str(code)
     return declared
