@@ -1,0 +1,112 @@
+"""Accuracy and speed of the classify stage on the classify-dev sets (AG News 10k, BBC).
+
+For each data set:
+- zero-shot: `newsflow classify` without a model (taxonomy from config/examples/, no labels
+  used), with self-training on the set's own texts (the default) and without (--no-adapt);
+- trained: `newsflow train` fitted on 80% of the rows, evaluated on the other 20%, with
+  words-only and words+embedding features; speed is articles/s of classify_many on the 20%.
+Reads ../shared/data/classify-dev (override with --data); says so and exits 2 when missing.
+
+    .venv/bin/python benchmarks/classify.py [--data DIR] [--only ag_news|bbc] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from workers.commands.classify import classify_items  # noqa: E402
+from workers.settings import Settings  # noqa: E402
+from workers.stages.classify.encoder import shared_encoder  # noqa: E402
+from workers.stages.classify.evaluation import evaluate  # noqa: E402
+from workers.stages.classify.features import doc_text  # noqa: E402
+from workers.stages.classify.linear import LinearClassifier, fit_linear  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "classify-dev"
+SETS = {
+    "ag_news": ("ag_news_train_10k.jsonl.gz", REPO / "config/examples/ag_news_taxonomy.yaml"),
+    "bbc": ("bbc.jsonl.gz", REPO / "config/examples/bbc_taxonomy.yaml"),
+}
+
+
+def load(path: Path, limit: int | None) -> list[dict[str, str]]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    random.Random(7).shuffle(rows)
+    return rows[:limit] if limit else rows
+
+
+def line(
+    name: str, what: str, acc: float, f1: float, n: int, seconds: float, extra: str = ""
+) -> None:
+    print(
+        f"| {name} | {what} | {acc:.3f} | {f1:.3f} | {n} | {n / seconds:,.0f} | {extra} |",
+        flush=True,
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--only", choices=sorted(SETS))
+    ap.add_argument("--limit", type=int, help="rows per set (default: all)")
+    args = ap.parse_args()
+    if not args.data.is_dir():
+        print(f"classify-dev data not found at {args.data} (pass --data DIR)", file=sys.stderr)
+        return 2
+    settings = Settings()
+    shared_encoder()  # load the weights once, outside the timings
+    print("| set | path | accuracy | macro-F1 | articles | articles/s | notes |")
+    print("|---|---|---|---|---|---|---|")
+    for name, (file, taxonomy) in SETS.items():
+        if args.only and name != args.only:
+            continue
+        rows = load(args.data / file, args.limit)
+        items = [(r["title"], r["text"]) for r in rows]
+        gold = [r["label"] for r in rows]
+        for adapt in (False, True):
+            t0 = time.perf_counter()
+            results = classify_items(items, settings, taxonomy=str(taxonomy), adapt=adapt)
+            dt = time.perf_counter() - t0
+            ev = evaluate(gold, [c.label for c in results])
+            unsure = sum(c.uncertain for c in results)
+            what = "zero-shot + self-training (default)" if adapt else "zero-shot, --no-adapt"
+            line(name, what, ev.accuracy, ev.macro_f1, len(rows), dt, f"uncertain {unsure}")
+        cut = int(len(rows) * 0.8)
+        texts = [doc_text(t, x) for t, x in items]
+        encoder = shared_encoder()
+        for features in ("words", "words+embedding"):
+            use_emb = features == "words+embedding"
+            t0 = time.perf_counter()
+            emb = encoder.encode(texts[:cut]) if use_emb else None
+            model = fit_linear(texts[:cut], gold[:cut], embeddings=emb)
+            train_s = time.perf_counter() - t0
+            clf = LinearClassifier(
+                model, settings.uncertain_threshold, encoder if use_emb else None
+            )
+            t0 = time.perf_counter()
+            results = clf.classify_many(items[cut:])
+            dt = time.perf_counter() - t0
+            ev = evaluate(gold[cut:], [c.label for c in results])
+            line(
+                name,
+                f"trained {features} (80/20)",
+                ev.accuracy,
+                ev.macro_f1,
+                len(rows) - cut,
+                dt,
+                f"train {train_s:.0f}s, uncertain {sum(c.uncertain for c in results)}",
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
