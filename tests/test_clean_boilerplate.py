@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from workers.stages.clean import boilerplate
 from workers.stages.clean.boilerplate import filter_paragraphs, is_boilerplate
 
 STORY = (
@@ -124,3 +127,164 @@ def test_end_marker_early_in_the_story_only_loses_its_own_line() -> None:
 
 def test_repeated_paragraph_is_kept_once() -> None:
     assert filter_paragraphs([STORY, STORY_2, STORY]) == [STORY, STORY_2]
+
+
+_LOWER_CASE_PATTERNS = (
+    "_CAPTION_MARKERS",
+    "_PHOTO_BY_TAIL",
+    "_CREDIT_LINE",
+    "_COMMENT_FORM",
+    "_NEWSLETTER",
+    "_NEWSLETTER_CONTEXT",
+    "_COOKIE",
+    "_COOKIE_CONTEXT",
+    "_PAYWALL",
+)
+
+
+@pytest.mark.parametrize("name", _LOWER_CASE_PATTERNS)
+def test_patterns_matched_on_the_lower_cased_line_hold_no_upper_case_letter(name: str) -> None:
+    pattern = getattr(boilerplate, name)
+    literal = re.sub(r"\\.", "", pattern.pattern)  # escapes such as \W, \S are not letters
+    assert not pattern.flags & re.IGNORECASE
+    assert [c for c in literal if c.isupper()] == []
+
+
+# One phrase per alternative of each pattern that a cue list guards: the pattern must match it
+# and the cue test must let it through, or the cue list has fallen behind the pattern.
+_GUARDED_PHRASES = {
+    "_CAPTION_MARKERS": (
+        "_CAPTION_CUES",
+        [
+            "hide caption",
+            "toggle caption",
+            "enlarge this image",
+            "expand image",
+            "view image in fullscreen",
+            "image 2 of 9",
+            "photo 1 of 4",
+            "bild 3 von 7",
+            "foto 2 de 5",
+        ],
+    ),
+    "_PHOTO_BY_TAIL": (
+        "_CAPTION_CUES",
+        [
+            "the crowd (photo by sam lee)",
+            "the crowd (images: ap)",
+            "the crowd (picture by x y)",
+            "the crowd (foto: dpa)",
+            "the crowd (bild: dpa)",
+            "the crowd photograph by sam lee/agency",
+            "the crowd image credit jane doe/agency",
+            "the crowd picture: jane doe/agency",
+        ],
+    ),
+    "_COMMENT_FORM": (
+        "_COMMENT_CUES",
+        [
+            "leave a reply",
+            "leave a comment",
+            "post a comment",
+            "add a comment",
+            "write a comment",
+            "please enter your name",
+            "you have entered an incorrect email",
+            "save my name, email",
+            "your email address will not be published",
+            "required fields are marked",
+            "cancel reply",
+            "comments are closed",
+            "login to reply",
+            "log in to comment",
+            "sign in to comment",
+            "notify me of follow-up comments",
+            "notify me of new posts",
+            "this site uses akismet",
+            "join the conversation",
+            "join the discussion",
+            "be the first to comment",
+            "show comments",
+            "view comments",
+            "kommentar schreiben",
+            "kommentar verfassen",
+            "deja un comentario",
+            "deja tu comentario",
+            "laisser un commentaire",
+            "lascia un commento",
+            "dejar un comentario",
+            "schreibe einen kommentar",
+        ],
+    ),
+    "_PAYWALL": (
+        "_PAYWALL_CUES",
+        [
+            "subscribe to continue",
+            "subscribe now to read",
+            "subscribe to unlock",
+            "to continue reading",
+            "continue reading with",
+            "already a subscriber",
+            "this story is only available to members",
+            "this content is reserved for subscribers",
+            "this article is for subscribers",
+            "subscribers only",
+            "for subscribers",
+            "sign in to read",
+            "sign in to continue",
+            "create a free account to",
+            "register to continue",
+            "register now to read",
+            "you have reached your free article limit",
+            "you have reached your story limit",
+            "unlock this article",
+            "unlock full access",
+            "jetzt weiterlesen",
+            "weiterlesen mit",
+            "nur für abonnenten",
+            "artikel ist exklusiv",
+            "réservé aux abonnés",
+            "article réservé",
+            "la suite est réservée",
+            "contenido exclusivo para suscriptores",
+            "solo para suscriptores",
+            "riservato agli abbonati",
+            "abbonati per continuare",
+        ],
+    ),
+    "_NEWSLETTER": (
+        "_NEWSLETTER_CUES",
+        [
+            "newsletter",
+            "newsletters",
+            "sign up",
+            "signing up",
+            "subscribe",
+            "subscription",
+            "inbox",
+            "abonnieren",
+            "abonnez-vous",
+            "inscríbete",
+            "inscribete",
+            "suscríbete",
+            "suscribete",
+            "iscriviti",
+            "anmelden",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("pattern_name", "cues_name", "phrase"),
+    [
+        (pattern, cues, phrase)
+        for pattern, (cues, phrases) in _GUARDED_PHRASES.items()
+        for phrase in phrases
+    ],
+)
+def test_cue_words_let_through_every_phrase_their_pattern_matches(
+    pattern_name: str, cues_name: str, phrase: str
+) -> None:
+    assert getattr(boilerplate, pattern_name).search(phrase)
+    assert any(cue in phrase for cue in getattr(boilerplate, cues_name))

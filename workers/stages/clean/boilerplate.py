@@ -293,14 +293,61 @@ class _Line:
         return cls(text, _words(text), _label(text), text.lower())
 
 
-# Every gallery control in _CAPTION_MARKERS holds one of these; a substring test is far cheaper
-# than the regex on long story paragraphs, which have none of them.
-_CAPTION_CUES = ("caption", "image", "photo", "bild", "foto")
+# Cue words: every phrase a pattern matches holds one of its cues, so a line without any cannot
+# match. `in` tests on the lower-cased line cost ~0.1 us each, the patterns 3-5 us on a story
+# paragraph, and most paragraphs have no cue. Keep them in step with the patterns above
+# (tests/test_clean_boilerplate.py has a phrase for each alternative).
+_CAPTION_CUES = ("caption", "image", "photo", "picture", "bild", "foto")
+_COMMENT_CUES = (
+    "comment",
+    "comentario",
+    "kommentar",
+    "reply",
+    "enter",
+    "email",
+    "required",
+    "notify",
+    "akismet",
+    "join",
+)
+_PAYWALL_CUES = (
+    "subscri",
+    "continu",
+    "member",
+    "sign in",
+    "account",
+    "register",
+    "limit",
+    "unlock",
+    "weiterlesen",
+    "abonn",
+    "exklusiv",
+    "réservé",
+    "suscriptor",
+    "abbonat",
+)
+_NEWSLETTER_CUES = (
+    "newsletter",
+    "sign",
+    "subscri",
+    "inbox",
+    "abonn",
+    "inscr",
+    "suscr",
+    "iscriv",
+    "anmelden",
+)
+
+
+def _has_cue(lower: str, cues: tuple[str, ...]) -> bool:
+    return any(cue in lower for cue in cues)
 
 
 def _is_caption(line: _Line) -> bool:
     """A photo caption: it has a gallery control ("hide caption") or ends with a photo credit."""
-    if any(cue in line.lower for cue in _CAPTION_CUES) and _CAPTION_MARKERS.search(line.lower):
+    if not _has_cue(line.lower, _CAPTION_CUES):
+        return False
+    if _CAPTION_MARKERS.search(line.lower):
         return True
     return line.words <= PROMPT_MAX_WORDS * 2 and bool(_PHOTO_BY_TAIL.search(line.lower))
 
@@ -337,9 +384,11 @@ def _is_prompt(line: _Line) -> bool:
     if line.words <= 30 and _TEASER_PREFIX.match(line.text):
         return True
     lower = line.lower
-    if _COMMENT_FORM.search(lower) or _PAYWALL.search(lower):
+    if _has_cue(lower, _COMMENT_CUES) and _COMMENT_FORM.search(lower):
         return True
-    if _NEWSLETTER.search(lower):
+    if _has_cue(lower, _PAYWALL_CUES) and _PAYWALL.search(lower):
+        return True
+    if _has_cue(lower, _NEWSLETTER_CUES) and _NEWSLETTER.search(lower):
         cues = set(_NEWSLETTER.findall(lower)) | set(_NEWSLETTER_CONTEXT.findall(lower))
         # Two distinct cues ("sign up" + "inbox"), so a story sentence about a subscription
         # survives.

@@ -15,6 +15,12 @@ _PARSER = HTMLParser(
     recover=True,
     default_doctype=False,
 )
+# Control characters lxml refuses and that never belong in a story (document.strip_control on
+# text). Removed from the UTF-8 bytes: one bytes.translate pass (~0.05 ms on a 90 kB page against
+# 0.5 ms for the regex on str); C0 controls and DEL are single bytes in UTF-8 that never occur
+# inside a multi-byte sequence, so the result is the same.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_NONCHARACTERS = ("\ufffe".encode(), "\uffff".encode())
 
 
 def parse_html(document: str) -> HtmlElement | None:
@@ -22,8 +28,12 @@ def parse_html(document: str) -> HtmlElement | None:
 
     The text is encoded to UTF-8 bytes first: lxml rejects str input that carries an XML encoding
     declaration, and lone surrogates from bad decoding become '?' instead of an exception.
+    Control characters are dropped on the way.
     """
-    data = document.encode("utf-8", "replace")
+    data = document.encode("utf-8", "replace").translate(None, _CONTROL_BYTES)
+    for noncharacter in _NONCHARACTERS:
+        if noncharacter in data:
+            data = data.replace(noncharacter, b"")
     try:
         tree = document_fromstring(data, parser=_PARSER)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
