@@ -346,10 +346,7 @@ _PROMPT_CUE = re.compile(
 
 
 def _has_cue(lower: str, cues: tuple[str, ...]) -> bool:
-    for cue in cues:  # a plain loop: any() over a generator costs a third more here
-        if cue in lower:
-            return True
-    return False
+    return any(cue in lower for cue in cues)
 
 
 def _is_caption(line: _Line) -> bool:
