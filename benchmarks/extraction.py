@@ -98,6 +98,38 @@ def newsflow_extract(html: str, url: str | None) -> str:
         return ""
 
 
+def extraction_paths(htmls: list[str]) -> Counter[str]:
+    """Which trafilatura cascade newsflow ran per page (an untimed pass): the fast one only, the
+    full one only, or both (the fast answer failed the could-the-fallbacks-change-it test)."""
+    runs: list[bool] = []
+    real = body._bare_extraction
+
+    def counting(tree: Any, url: str | None, *, fast: bool) -> Any:
+        runs.append(fast)
+        return real(tree, url, fast=fast)
+
+    paths: Counter[str] = Counter()
+    body._bare_extraction = counting  # a measurement-only spy, removed below
+    try:
+        for html in htmls:
+            runs.clear()
+            newsflow_extract(html, None)
+            kinds = {(True,): "fast", (False,): "full", (True, False): "both"}
+            paths[kinds.get(tuple(runs), "none")] += 1
+    finally:
+        body._bare_extraction = real
+    return paths
+
+
+def print_paths(htmls: list[str]) -> None:
+    paths = extraction_paths(htmls)
+    print(
+        f"newsflow trafilatura cascade per page: {paths['fast']} fast only, "
+        f"{paths['full']} full only, {paths['both']} both (fast answer not provably final), "
+        f"{paths['none']} none (not HTML / skipped before extraction)"
+    )
+
+
 @functools.cache
 def _shipped_stoplist() -> tuple[str, ...]:
     external: Any = trafilatura.external
@@ -184,6 +216,7 @@ def run_speed(paths: list[Path], rounds: int) -> int:
         f"newsflow / trafilatura speed: {rates['newsflow'] / rates['trafilatura']:.2f}x "
         f"(vs trafilatura+fix: {rates['newsflow'] / rates['trafilatura+fix']:.2f}x)"
     )
+    print_paths(htmls)
     return 0
 
 
@@ -275,6 +308,7 @@ def main() -> int:
             args.pred_dir.mkdir(parents=True, exist_ok=True)
             out = {k: {"articleBody": v} for k, v in preds.items()}
             (args.pred_dir / f"{name}.json").write_text(json.dumps(out, ensure_ascii=False))
+    print_paths(list(pages.values()))
     return 0
 
 
