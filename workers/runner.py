@@ -18,6 +18,8 @@ from typing import Any
 
 import structlog
 from celery.exceptions import SoftTimeLimitExceeded
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from workers.errors import PermanentError, SkipArticle, TransientError
 from workers.pipeline import DONE_STATUS, STAGES, Stage, is_done, next_stage
@@ -36,6 +38,9 @@ from workers.tracing import (
 )
 
 log = structlog.get_logger("newsflow.runner")
+
+# Failures of our own stores, not of the article: never quarantine for these, retry instead.
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, RedisError)
 
 Enqueue = Callable[[Stage, str], None]
 
@@ -79,7 +84,25 @@ class StageRunner:
         self.tracer = Tracer(svc.store, Metrics(svc.redis, svc.settings.key_prefix))
 
     def run(self, task: Any, stage: Stage, article_id: str) -> str:
-        """Run `stage` for `article_id` inside Celery task `task`; return the outcome."""
+        """Run `stage` for `article_id` inside Celery task `task`; return the outcome.
+
+        Nothing that goes wrong here may lose the article: an unreachable database or Redis
+        (before, during or after the stage) sends the message back for a later attempt, and
+        a redelivered message finds the stage done if its result was saved.
+        """
+        try:
+            return self._run(task, stage, article_id)
+        except INFRASTRUCTURE_ERRORS as exc:
+            delay = backoff_delay(
+                task.request.retries,
+                self.svc.settings.retry_backoff,
+                self.svc.settings.retry_backoff_max,
+                None,
+            )
+            log.warning("stage_infrastructure_error", error=repr(exc)[:300], retry_in_s=delay)
+            raise task.retry(countdown=delay, exc=exc, max_retries=None) from exc
+
+    def _run(self, task: Any, stage: Stage, article_id: str) -> str:
         request = task.request
         settings = self.svc.settings
         record = self.svc.store.get(article_id)
@@ -124,10 +147,11 @@ class StageRunner:
             log.info("stage_in_progress_elsewhere", retry_in_s=wait)
             raise task.retry(countdown=wait, max_retries=None)
         try:
-            return self._run_locked(task, stage, article_id, ctx)
+            outcome = self._run_locked(task, stage, article_id, ctx)
         finally:
             self._release(lock_key, token)
-            self.svc.redis.delete(deliveries_key)
+        self.svc.redis.delete(deliveries_key)
+        return outcome
 
     def _run_locked(self, task: Any, stage: Stage, article_id: str, ctx: StageContext) -> str:
         settings = self.svc.settings
@@ -139,7 +163,9 @@ class StageRunner:
                 raise TransientError("time_limit", "stage exceeded its soft time limit") from exc
         except SkipArticle as exc:
             self.svc.store.mark_skipped(article_id, stage, _reason(exc))
-            self.tracer.emit(SKIPPED, ctx, "skipped", _elapsed(start), reason=_reason(exc))
+            self.tracer.emit(
+                SKIPPED, ctx, "skipped", _elapsed(start), detail={"reason": _reason(exc)}
+            )
             return "skipped"
         except TransientError as exc:
             retries = task.request.retries
@@ -154,24 +180,27 @@ class StageRunner:
                 ctx,
                 "retry",
                 _elapsed(start),
-                level="warning",
-                reason=_reason(exc),
-                retry_in_s=round(delay, 2),
+                log_level="warning",
+                detail={"reason": _reason(exc), "retry_in_s": round(delay, 2)},
             )
             raise task.retry(countdown=delay, exc=exc, max_retries=None) from exc
         except PermanentError as exc:
             self._quarantine(ctx, _reason(exc), _elapsed(start))
             return "quarantined"
+        except INFRASTRUCTURE_ERRORS:
+            raise  # our own database or Redis: retried by run(), never the article's fault
         except Exception as exc:
             # A bug or a poison input: keep the article, with the error, for replay after a fix.
             log.exception("stage_crashed")
             self._quarantine(ctx, f"unexpected_error: {exc!r}"[:500], _elapsed(start))
             return "quarantined"
 
+        # The stage's result is saved. If anything below fails, the redelivered message finds
+        # the stage done and sends the article on (see run()).
         duration = _elapsed(start)
-        self.tracer.emit(STAGE_EVENTS[stage], ctx, result.outcome, duration, **result.detail)
+        self.tracer.emit(STAGE_EVENTS[stage], ctx, result.outcome, duration, detail=result.detail)
         if next_stage(stage) is None:
-            self.tracer.emit(STORED, ctx, "stored", None, status="stored")
+            self.tracer.emit(STORED, ctx, "stored", None)
         self._advance(stage, article_id, result.proceed)
         return result.outcome
 
@@ -182,7 +211,9 @@ class StageRunner:
 
     def _quarantine(self, ctx: StageContext, reason: str, duration: float | None = None) -> None:
         self.svc.store.mark_failed(ctx.article_id, ctx.stage, reason)
-        self.tracer.emit(FAILED, ctx, "quarantined", duration, level="error", reason=reason)
+        self.tracer.emit(
+            FAILED, ctx, "quarantined", duration, log_level="error", detail={"reason": reason}
+        )
 
     def _release(self, lock_key: str, token: str) -> None:
         # Delete only our own lock: after a time-limit kill another worker may hold it now.

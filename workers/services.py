@@ -74,8 +74,8 @@ class Services:
         return ClassifierProvider(self.settings, self.redis)
 
     def key(self, *parts: str) -> str:
-        """A Redis key under this deployment's prefix (one hash tag, so Cluster-safe)."""
-        return ":".join((f"{{{self.settings.key_prefix}}}", *parts))
+        """A Redis key under this deployment's prefix: every newsflow key starts "PREFIX:"."""
+        return ":".join((self.settings.key_prefix, *parts))
 
 
 _services: Services | None = None

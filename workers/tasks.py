@@ -19,6 +19,10 @@ from workers.services import get_services, reset_services
 from workers.sources import crawl_feed as crawl_feed_step
 
 _runner: StageRunner | None = None
+# The queues this worker consumes, set by `newsflow worker` before it starts: stages with a
+# slow first use (the classifier loads its model) are warmed when each pool process starts,
+# so the first article does not pay for it.
+consumed_queues: frozenset[str] = frozenset()
 
 
 def _stage_runner() -> StageRunner:
@@ -69,6 +73,8 @@ def _fresh_connections(**_: Any) -> None:
     global _runner
     _runner = None
     reset_services()
+    if "classify" in consumed_queues:
+        get_services().classifiers.current()
 
 
 @signals.task_prerun.connect

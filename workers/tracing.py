@@ -36,7 +36,7 @@ class Metrics:
 
     def __init__(self, client: Any, prefix: str) -> None:
         self._redis = client
-        self._key = f"{{{prefix}}}:metrics"
+        self._key = f"{prefix}:metrics"
 
     def record(
         self, stage: str, outcome: str, duration_ms: float | None, wait_ms: float | None
@@ -81,12 +81,14 @@ class Tracer:
         ctx: StageContext,
         outcome: str,
         duration_ms: float | None = None,
-        level: str = "info",
-        **detail: Any,
+        *,
+        log_level: str = "info",
+        detail: dict[str, Any] | None = None,
     ) -> None:
+        detail = detail or {}
         took = None if duration_ms is None else round(duration_ms, 2)
         waited = None if ctx.queue_wait_ms is None else round(ctx.queue_wait_ms, 2)
-        getattr(log, level)(
+        getattr(log, log_level)(
             event,
             article_id=ctx.article_id,
             url=ctx.url,
@@ -96,7 +98,7 @@ class Tracer:
             queue_wait_ms=waited,
             attempt=ctx.attempt,
             worker=ctx.worker,
-            **detail,
+            detail=detail,
         )
         self._store.add_event(
             EventRecord(

@@ -25,7 +25,7 @@ PG_ADMIN_URL = os.environ.get(
 def _broker_keys(client: redis.Redis, prefix: str) -> list[bytes]:
     keys = [q.encode() for q in QUEUES] + [b"unacked", b"unacked_index", b"unacked_mutex"]
     keys += list(client.scan_iter(match="_kombu.*"))
-    keys += list(client.scan_iter(match=f"{{{prefix}}}*"))
+    keys += list(client.scan_iter(match=f"{prefix}:*"))
     return keys
 
 

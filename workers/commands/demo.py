@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = demo_settings(settings)
     remove_sqlite_file(settings.database_url)
     client = redis.Redis.from_url(settings.redis_url)
-    for key in client.scan_iter(match=f"{{{settings.key_prefix}}}*", count=1000):
+    for key in client.scan_iter(match=f"{settings.key_prefix}:*", count=1000):
         client.delete(key)
 
     svc = Services(settings)
