@@ -23,7 +23,7 @@ class StageError(Exception):
 
 
 class TransientError(StageError):
-    """Retry later with back-off. `retry_after` (seconds) overrides the computed delay when known."""
+    """Retry later with back-off; `retry_after` (seconds, e.g. from Retry-After) is the least wait."""
 
     outcome = "retry"
 
@@ -38,7 +38,7 @@ class PermanentError(StageError):
     outcome = "quarantined"
 
 
-class SkipArticle(StageError):
+class SkipArticle(StageError):  # noqa: N818 - a skip is an outcome, not a fault: named for it
     """Not a story to store (index page, paywall stub, too short): record the reason and stop."""
 
     outcome = "skipped"

@@ -30,7 +30,7 @@ def replay_articles(
     svc: Services, celery: Any, ids: list[str], status: str
 ) -> list[tuple[str, str]]:
     """Re-queue articles with `status` (failed or skipped) at the stage where they stopped."""
-    replayed = []
+    replayed: list[tuple[str, str]] = []
     for article_id in ids:
         record = svc.store.get(article_id)
         if record is None or record.status != status:
