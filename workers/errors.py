@@ -23,7 +23,7 @@ class StageError(Exception):
 
 
 class TransientError(StageError):
-    """Retry later with back-off; `retry_after` (seconds, e.g. from Retry-After) is the least wait."""
+    """Retry later with back-off; `retry_after` (seconds, from Retry-After) is the least wait."""
 
     outcome = "retry"
 
