@@ -9,6 +9,7 @@ from pathlib import Path
 from workers.cli import COMMAND_MODULES, build_parser
 from workers.commands.feeds import load_feeds_file
 from workers.processes import PROCESS_TYPES, procfile_text
+from workers.settings import settings_example_env
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -58,3 +59,31 @@ def test_example_feeds_file_loads() -> None:
     specs = load_feeds_file(ROOT / "config/feeds.yaml")
     assert specs
     assert all(spec.url.startswith("https://") for spec in specs)
+
+
+def test_settings_example_file_lists_every_setting_with_its_default() -> None:
+    """Regenerate with `python -c "from workers.settings import settings_example_env as s;
+    print(s(), end='')" > config/settings.example.env`."""
+    text = (ROOT / "config/settings.example.env").read_text(encoding="utf-8")
+    assert text == settings_example_env()
+
+
+def test_alert_rules_use_only_metrics_the_exporter_serves() -> None:
+    import yaml
+
+    rules = yaml.safe_load((ROOT / "config/prometheus-alerts.yaml").read_text(encoding="utf-8"))
+    served = {
+        "newsflow_queue_depth",
+        "newsflow_messages_unacked",
+        "newsflow_articles",
+        "newsflow_stage_events_total",
+        "newsflow_stage_runs_total",
+        "newsflow_stage_duration_seconds_total",
+        "newsflow_queue_wait_seconds_total",
+    }
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            used = set(re.findall(r"newsflow_[a-z_]+", rule["expr"]))
+            assert used <= served, (rule["alert"], used - served)
+    for name in served:
+        assert name.removesuffix("_total") in (ROOT / "workers/metrics.py").read_text()

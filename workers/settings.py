@@ -194,3 +194,11 @@ def settings_markdown() -> str:
         shown = f"`{default}`" if default else "(empty)"
         lines.append(f"| `{env}` | {shown} | {doc} |")
     return "\n".join(lines)
+
+
+def settings_example_env() -> str:
+    """config/settings.example.env: every setting with its default, commented, one per block."""
+    blocks = ["# newsflow settings (environment variables), with their defaults.\n"]
+    for env, default, doc in settings_table():
+        blocks.append(f"# {doc}\n# {env}={default}\n")
+    return "\n".join(blocks)
