@@ -14,12 +14,32 @@ import redis
 from sqlalchemy import create_engine, text
 
 from workers.pipeline import QUEUES
+from workers.settings import Settings
 
 # Integration runs own this Redis database (queues are not prefixed, so no other test uses it).
 E2E_REDIS_DB = int(os.environ.get("NEWSFLOW_E2E_REDIS_DB", "10"))
 PG_ADMIN_URL = os.environ.get(
     "NEWSFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+E2E_PREFIX = "nfe2e"
+
+
+def e2e_settings(redis_url: str, database_url: str, **overrides: object) -> Settings:
+    """Settings for worker processes in a test: local sites allowed and fetched briskly,
+    short retry back-off, JSON logs."""
+    base: dict[str, object] = {
+        "redis_url": redis_url,
+        "database_url": database_url,
+        "key_prefix": E2E_PREFIX,
+        "allow_hosts": "127.0.0.1",
+        "fetch_host_rates": "*=50",
+        "log_format": "json",
+        "retry_backoff": 0.1,
+        "retry_backoff_max": 0.5,
+    }
+    return Settings().with_overrides(**{**base, **overrides})
 
 
 def _broker_keys(client: redis.Redis, prefix: str) -> list[bytes]:
@@ -33,7 +53,7 @@ def _broker_keys(client: redis.Redis, prefix: str) -> list[bytes]:
 def e2e_redis_url() -> Iterator[str]:
     url = f"redis://127.0.0.1:6379/{E2E_REDIS_DB}"
     client = redis.Redis.from_url(url)
-    prefix = "nfe2e"
+    prefix = E2E_PREFIX
     for key in _broker_keys(client, prefix):
         client.delete(key)
     yield url

@@ -12,32 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ScriptedSite
+from tests.integration.conftest import ScriptedSite, e2e_settings
 from workers.app import create_app
 from workers.demo.server import SITE_ROOT
 from workers.demo.session import start_workers, stop_processes
 from workers.queueing import enqueue_stage
 from workers.services import Services
-from workers.settings import Settings
 from workers.sources import ingest_urls
 
 pytestmark = pytest.mark.integration
 
 STORY = (SITE_ROOT / "ledger" / "science-deep-sea-species.html").read_text("utf-8")
-
-
-def make_settings(redis_url: str, database_url: str, **overrides: object) -> Settings:
-    return Settings().with_overrides(
-        redis_url=redis_url,
-        database_url=database_url,
-        key_prefix="nfe2e",
-        allow_hosts="127.0.0.1",
-        fetch_host_rates="*=50",
-        log_format="json",
-        retry_backoff=0.1,
-        retry_backoff_max=0.5,
-        **overrides,
-    )
 
 
 def wait_for_status(svc: Services, article_id: str, statuses: set[str], timeout: float) -> str:
@@ -61,7 +46,7 @@ def ingest(svc: Services, url: str) -> str:
 def test_transient_errors_are_retried_then_quarantined_and_replay_recovers(
     scripted_site: ScriptedSite, e2e_redis_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
-    settings = make_settings(e2e_redis_url, sqlite_url, max_retries=2)
+    settings = e2e_settings(e2e_redis_url, sqlite_url, max_retries=2)
     svc = Services(settings)
     scripted_site.routes["/story.html"] = [(503, "busy", 0.0)]
     with (tmp_path / "workers.log").open("wb") as log:
@@ -92,7 +77,7 @@ def test_transient_errors_are_retried_then_quarantined_and_replay_recovers(
 def test_permanent_error_is_quarantined_without_retry(
     scripted_site: ScriptedSite, e2e_redis_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
-    settings = make_settings(e2e_redis_url, sqlite_url)
+    settings = e2e_settings(e2e_redis_url, sqlite_url)
     svc = Services(settings)
     with (tmp_path / "workers.log").open("wb") as log:
         children = start_workers(settings, log, types=["fetch"])
@@ -109,7 +94,7 @@ def test_a_killed_worker_s_message_is_redelivered_and_the_article_stored_once(
     scripted_site: ScriptedSite, e2e_redis_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
     # A short visibility timeout so the unacked message comes back within the test.
-    settings = make_settings(e2e_redis_url, sqlite_url, visibility_timeout=4)
+    settings = e2e_settings(e2e_redis_url, sqlite_url, visibility_timeout=4)
     svc = Services(settings)
     # The first answer hangs long enough for the worker to be killed while holding the message.
     scripted_site.routes["/slow.html"] = [(200, STORY, 20.0), (200, STORY, 0.0)]

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ScriptedSite
+from tests.integration.conftest import ScriptedSite, e2e_settings
 from workers.app import create_app
 from workers.cli import build_parser
 from workers.demo.server import SITE_ROOT
 from workers.demo.session import start_workers, stop_processes
 from workers.queueing import enqueue_stage
 from workers.services import Services
-from workers.settings import Settings
 from workers.sources import ingest_urls
 
 pytestmark = pytest.mark.integration
@@ -58,14 +57,7 @@ def test_worker_uses_a_newly_activated_model_without_restart(
 ) -> None:
     for path, page in PAGES.items():
         scripted_site.routes[path] = [(200, page.read_text("utf-8"), 0.0)]
-    settings = Settings().with_overrides(
-        redis_url=e2e_redis_url,
-        database_url=sqlite_url,
-        key_prefix="nfe2e",
-        allow_hosts="127.0.0.1",
-        fetch_host_rates="*=50",
-        log_format="json",
-    )
+    settings = e2e_settings(e2e_redis_url, sqlite_url)
     svc = Services(settings)
     celery = create_app(settings)
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests.integration.conftest import e2e_settings
 from workers.app import create_app
 from workers.demo.server import SITE_ROOT, DemoSites, serve_demo_sites
 from workers.demo.session import start_workers, stop_processes, wait_until_settled
 from workers.queueing import enqueue_crawl
 from workers.scheduler import scheduler_tick
 from workers.services import Services
-from workers.settings import Settings
 from workers.store.feeds import FeedSpec
 
 pytestmark = pytest.mark.integration
@@ -45,16 +45,7 @@ def sites() -> Iterator[DemoSites]:
 
 
 def run_pipeline(sites: DemoSites, redis_url: str, database_url: str, log_path: Path) -> Services:
-    settings = Settings().with_overrides(
-        redis_url=redis_url,
-        database_url=database_url,
-        key_prefix="nfe2e",
-        allow_hosts="127.0.0.1",
-        fetch_host_rates="*=50",
-        log_format="json",
-        retry_backoff=0.2,
-        max_retries=1,
-    )
+    settings = e2e_settings(redis_url, database_url, max_retries=1)
     svc = Services(settings)
     svc.store  # noqa: B018 - migrate before the workers start
     feed_urls = [sites.url(path) for path, _ in FEEDS]
