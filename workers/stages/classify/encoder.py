@@ -10,9 +10,11 @@ The output matches sentence-transformers' `encode(..., normalize_embeddings=True
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -49,7 +51,12 @@ class MiniLMEncoder:
 
     dim = 384
 
-    def __init__(self, path: Path | None = None, max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+    def __init__(
+        self,
+        path: Path | None = None,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        backend: Literal["numpy", "torch"] | None = None,
+    ) -> None:
         from safetensors.numpy import load_file
 
         root = path or model_dir()
@@ -90,6 +97,22 @@ class MiniLMEncoder:
                 )
             )
 
+        self.backend = backend or ("torch" if importlib.util.find_spec("torch") else "numpy")
+        self._torch_layers: list[tuple[Any, ...]] = []
+        if self.backend == "torch":
+            self._init_torch()
+
+    def _init_torch(self) -> None:
+        import torch
+
+        def t(a: Any) -> Any:
+            if isinstance(a, tuple):
+                return tuple(t(x) for x in a)
+            return torch.from_numpy(np.ascontiguousarray(a))
+
+        self._torch_emb = (t(self._word), t(self._pos), t(self._type0), t(self._emb_ln))
+        self._torch_layers = [t(layer) for layer in self._layers]
+
     def token_ids(self, text: str) -> list[int]:
         """Word-piece ids of `text` (with [CLS]/[SEP]), truncated to `max_tokens`."""
         return list(self._tok.encode(text).ids)
@@ -113,6 +136,8 @@ class MiniLMEncoder:
         for i, seq in enumerate(batch):
             ids[i, : len(seq)] = seq
             mask[i, : len(seq)] = 1.0
+        if self.backend == "torch":
+            return self._forward_torch(ids, mask)
         x = self._word[ids] + self._pos[:length] + self._type0
         x = _layer_norm(x, *self._emb_ln)
         # Padding keys get -inf-like scores so they receive no attention weight.
@@ -137,6 +162,31 @@ class MiniLMEncoder:
         pooled = (x * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
         pooled /= np.linalg.norm(pooled, axis=1, keepdims=True) + 1e-12
         out: FloatArray = pooled.astype(np.float32)
+        return out
+
+    def _forward_torch(self, ids: npt.NDArray[np.int64], mask: FloatArray) -> FloatArray:
+        """The same forward pass with torch's kernels (oneDNN): ~2x numpy's speed on CPU."""
+        import torch
+        from torch.nn import functional as f
+
+        n, length = ids.shape
+        head = self.dim // _HEADS
+        word, pos, type0, (g0, b0) = self._torch_emb
+        with torch.inference_mode():
+            m = torch.from_numpy(mask)
+            x = word[torch.from_numpy(ids)] + pos[:length] + type0
+            x = f.layer_norm(x, (self.dim,), g0, b0, _LN_EPS)
+            bias = ((1.0 - m) * -1e9)[:, None, None, :]
+            for qkv_w, qkv_b, o_w, o_b, ln1, i_w, i_b, f_w, f_b, ln2 in self._torch_layers:
+                qkv = (x @ qkv_w + qkv_b).view(n, length, 3, _HEADS, head).permute(2, 0, 3, 1, 4)
+                ctx = f.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=bias)
+                ctx = ctx.transpose(1, 2).reshape(n, length, self.dim)
+                x = f.layer_norm(x + ctx @ o_w + o_b, (self.dim,), ln1[0], ln1[1], _LN_EPS)
+                h = f.gelu(x @ i_w + i_b)
+                x = f.layer_norm(x + h @ f_w + f_b, (self.dim,), ln2[0], ln2[1], _LN_EPS)
+            pooled = (x * m[:, :, None]).sum(dim=1) / m.sum(dim=1, keepdim=True)
+            pooled = f.normalize(pooled, dim=1)
+        out: FloatArray = pooled.numpy().astype(np.float32)
         return out
 
 

@@ -1,0 +1,41 @@
+"""The MiniLM encoder: unit vectors, batching-independent, same answer on numpy and torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workers.stages.classify.encoder import MiniLMEncoder, shared_encoder
+
+TEXTS = [
+    "Stocks rallied on Wall Street after the central bank held interest rates.",
+    "The striker scored twice.",
+    "Scientists found water vapour on a distant planet, a NASA team reported on Monday.",
+]
+
+
+def test_embeddings_are_unit_vectors_of_384_dimensions() -> None:
+    emb = shared_encoder().encode(TEXTS)
+    assert emb.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+
+
+def test_an_embedding_does_not_depend_on_its_batch() -> None:
+    enc = shared_encoder()
+    together = enc.encode(TEXTS)
+    alone = np.vstack([enc.encode([t]) for t in TEXTS])
+    assert np.allclose(together, alone, atol=1e-4)
+
+
+def test_related_texts_are_closer_than_unrelated_ones() -> None:
+    a, b, c = shared_encoder().encode(
+        ["The team won the football match.", "The club won the soccer game.", "Bank profits fell."]
+    )
+    assert float(a @ b) > float(a @ c)
+
+
+def test_numpy_and_torch_forward_passes_agree() -> None:
+    pytest.importorskip("torch")
+    np_emb = MiniLMEncoder(backend="numpy").encode(TEXTS)
+    torch_emb = MiniLMEncoder(backend="torch").encode(TEXTS)
+    assert np.all((np_emb * torch_emb).sum(axis=1) > 0.9999)
