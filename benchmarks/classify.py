@@ -29,6 +29,9 @@ from workers.stages.classify.encoder import shared_encoder  # noqa: E402
 from workers.stages.classify.evaluation import evaluate  # noqa: E402
 from workers.stages.classify.features import doc_text  # noqa: E402
 from workers.stages.classify.linear import LinearClassifier, fit_linear  # noqa: E402
+from workers.stages.classify.selftrain import self_train  # noqa: E402
+from workers.stages.classify.taxonomy import load_taxonomy  # noqa: E402
+from workers.stages.classify.zeroshot import ZeroShotClassifier  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "classify-dev"
 SETS = {
@@ -58,6 +61,12 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--only", choices=sorted(SETS))
     ap.add_argument("--limit", type=int, help="rows per set (default: all)")
+    ap.add_argument(
+        "--paths",
+        default="zeroshot,selftrain,student,words,embedding",
+        help="comma-separated subset of: zeroshot (--no-adapt), selftrain (classify's default), "
+        "student (self-trained words-only model, scored on rows it never saw), words, embedding",
+    )
     args = ap.parse_args()
     if not args.data.is_dir():
         print(f"classify-dev data not found at {args.data} (pass --data DIR)", file=sys.stderr)
@@ -72,7 +81,13 @@ def main() -> int:
         rows = load(args.data / file, args.limit)
         items = [(r["title"], r["text"]) for r in rows]
         gold = [r["label"] for r in rows]
+        paths = set(args.paths.split(","))
+        cut = int(len(rows) * 0.8)
+        texts = [doc_text(t, x) for t, x in items]
+        encoder = shared_encoder()
         for adapt in (False, True):
+            if ("selftrain" if adapt else "zeroshot") not in paths:
+                continue
             t0 = time.perf_counter()
             results = classify_items(items, settings, taxonomy=str(taxonomy), adapt=adapt)
             dt = time.perf_counter() - t0
@@ -80,10 +95,33 @@ def main() -> int:
             unsure = sum(c.uncertain for c in results)
             what = "zero-shot + self-training (default)" if adapt else "zero-shot, --no-adapt"
             line(name, what, ev.accuracy, ev.macro_f1, len(rows), dt, f"uncertain {unsure}")
-        cut = int(len(rows) * 0.8)
-        texts = [doc_text(t, x) for t, x in items]
-        encoder = shared_encoder()
+        if "student" in paths:
+            # What a worker runs after `newsflow train --self-train --features words --activate`:
+            # self-trained on 80% of the rows as unlabelled text, scored on the other 20%.
+            t0 = time.perf_counter()
+            zero = ZeroShotClassifier(
+                load_taxonomy(taxonomy), encoder, settings.uncertain_threshold
+            )
+            student = self_train(zero, texts[:cut], features="words")
+            train_s = time.perf_counter() - t0
+            assert student is not None
+            clf = LinearClassifier(student, settings.uncertain_threshold)
+            t0 = time.perf_counter()
+            results = clf.classify_many(items[cut:])
+            dt = time.perf_counter() - t0
+            ev = evaluate(gold[cut:], [c.label for c in results])
+            line(
+                name,
+                "self-trained words student (no labels)",
+                ev.accuracy,
+                ev.macro_f1,
+                len(rows) - cut,
+                dt,
+                f"self-train {train_s:.0f}s",
+            )
         for features in ("words", "words+embedding"):
+            if ("words" if features == "words" else "embedding") not in paths:
+                continue
             use_emb = features == "words+embedding"
             t0 = time.perf_counter()
             emb = encoder.encode(texts[:cut]) if use_emb else None

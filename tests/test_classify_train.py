@@ -146,3 +146,22 @@ def test_classify_command_prints_one_json_line_per_article(tmp_path: Path) -> No
     assert [o["language"] for o in out] == ["en", "en", "fr"]
     assert all(set(o) >= {"doc_id", "label", "confidence", "language"} for o in out)
     assert {o["model_version"] for o in out} == {read_model(model).version}
+
+
+def test_classify_command_without_a_model_uses_the_taxonomy_given(tmp_path: Path) -> None:
+    taxonomy = tmp_path / "t.yaml"
+    taxonomy.write_text(
+        "labels:\n"
+        "  - {name: Sports, description: Sports news about games, teams and players.}\n"
+        "  - {name: Money, description: Business news about companies, markets and profits.}\n"
+        "  - {name: Politics, description: News about government, elections and parliament.}\n"
+    )
+    args = _parser().parse_args(
+        ["classify", str(FIXTURES / "articles.jsonl"), "--taxonomy", str(taxonomy)]
+    )
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert args.func(args, Settings(uncertain_threshold=0.0)) == 0
+    out = [json.loads(line) for line in buf.getvalue().splitlines()]
+    assert [o["label"] for o in out[:2]] == ["Sports", "Money"]
+    assert all(o["model_version"].startswith("zeroshot-") for o in out)

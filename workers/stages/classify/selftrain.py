@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from workers.stages.classify.artifact import LinearModel
+from workers.stages.classify.artifact import FeatureKind, LinearModel
 from workers.stages.classify.linear import LinearClassifier, fit_linear
 from workers.stages.classify.zeroshot import ZeroShotClassifier
 
@@ -46,8 +46,14 @@ def self_train(
     zero_shot: ZeroShotClassifier,
     texts: Sequence[str],
     embeddings: npt.NDArray[np.float32] | None = None,
+    features: FeatureKind = "words+embedding",
 ) -> LinearModel | None:
-    """A linear model fitted on `texts` pseudo-labelled by `zero_shot`, or None if too few texts."""
+    """A linear model fitted on `texts` pseudo-labelled by `zero_shot`, or None if too few texts.
+
+    The rounds always use words + embedding (the embedding carries the zero-shot knowledge).
+    With `features="words"` a last words-only model is distilled from the final pseudo-labels:
+    it needs no encoder when classifying, so it runs at the words path's speed.
+    """
     if len(texts) < MIN_TEXTS:
         return None
     if embeddings is None:
@@ -75,4 +81,14 @@ def self_train(
         probs = np.zeros((len(texts), len(names)), dtype=np.float32)
         for j, label in enumerate(model.labels):
             probs[:, int(np.flatnonzero(names == label)[0])] = raw[:, j]
+    if model is not None and features == "words":
+        pred = probs.argmax(axis=1)
+        keep = _keep_most_confident(pred, probs.max(axis=1))
+        kept = np.flatnonzero(keep)
+        model = fit_linear(
+            [texts[int(i)] for i in kept],
+            [str(names[pred[i]]) for i in kept],
+            version_prefix="selftrained",
+            meta={"taxonomy": zero_shot.taxonomy.digest, "unlabelled_rows": len(texts)},
+        )
     return model
