@@ -3,8 +3,8 @@
 The zero-shot scores pseudo-label a batch of unlabelled texts; the most confident share of each
 label trains a linear model (words + embedding), whose predictions pseudo-label the batch again,
 for a few rounds. The result is an ordinary `LinearModel` artifact (activate it like a trained
-one). Measured on the 10k AG News dev rows as unlabelled input: zero-shot 0.78 -> 0.86 after
-three rounds; BBC in benchmarks/classify.py.
+one). Measured with the dev sets as unlabelled input: AG News zero-shot 0.789 -> 0.864, BBC
+0.863 -> 0.963 (benchmarks/classify.py).
 """
 
 from __future__ import annotations

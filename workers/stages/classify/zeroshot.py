@@ -3,8 +3,9 @@
 Each label gets a prototype: the mean embedding of a few phrasings of its description, name and
 keywords. An article (headline + lead, 64 word pieces) is embedded and scored by cosine
 similarity to each prototype; a softmax turns similarities into a confidence.
-Measured on AG News (4 labels, one-line descriptions): description phrasings 0.798, label name
-alone 0.662, so the description carries the weight and the name is one phrasing among several.
+Measured on AG News (4 labels, one-line descriptions): the description alone 0.798, the label
+name alone 0.662, this mix of phrasings 0.789 (BBC: 0.863). The description carries the weight;
+the name and keywords are extra phrasings so a taxonomy without descriptions still works.
 """
 
 from __future__ import annotations
