@@ -25,7 +25,8 @@ ROUNDS = 3
 # 0.6 beat 0.3 by 1.1 points on AG News (more, slightly noisier examples win).
 KEEP_SHARE = 0.6
 # Below this many texts the zero-shot labels are too few to learn a vocabulary from; the caller
-# keeps the zero-shot classifier instead.
+# keeps the zero-shot classifier instead. Seen: on 36 short stories zero-shot was 36/36 right and
+# the self-trained model 24/36.
 MIN_TEXTS = 200
 # A label needs a handful of confident examples to get a meaningful weight vector.
 _MIN_PER_LABEL = 5
@@ -47,6 +48,7 @@ def self_train(
     texts: Sequence[str],
     embeddings: npt.NDArray[np.float32] | None = None,
     features: FeatureKind = "words+embedding",
+    min_texts: int = MIN_TEXTS,
 ) -> LinearModel | None:
     """A linear model fitted on `texts` pseudo-labelled by `zero_shot`, or None if too few texts.
 
@@ -54,7 +56,7 @@ def self_train(
     With `features="words"` a last words-only model is distilled from the final pseudo-labels:
     it needs no encoder when classifying, so it runs at the words path's speed.
     """
-    if len(texts) < MIN_TEXTS:
+    if len(texts) < min_texts:
         return None
     if embeddings is None:
         embeddings = zero_shot.encoder.encode(list(texts))
