@@ -6,23 +6,28 @@ Each task owns its queue and name; the work is in `workers.runner` (semantics) a
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import structlog
 from celery import Task, signals
 
 from workers.app import app
+from workers.demo.server import SITE_ROOT
+from workers.errors import SkipArticle
 from workers.pipeline import Stage, task_name
 from workers.queueing import enqueue_crawl, enqueue_stage
 from workers.runner import StageRunner
 from workers.services import get_services, reset_services
 from workers.sources import crawl_feed as crawl_feed_step
+from workers.stages.clean import clean_page
 
 _runner: StageRunner | None = None
 # The queues this worker consumes, set by `newsflow worker` before it starts: stages with a
 # slow first use (the classifier loads its model) are warmed when each pool process starts,
 # so the first article does not pay for it.
 consumed_queues: frozenset[str] = frozenset()
+WARM_UP_PAGE = SITE_ROOT / "ledger" / "world-flood-talks.html"
 
 
 def _stage_runner() -> StageRunner:
@@ -73,8 +78,17 @@ def _fresh_connections(**_: Any) -> None:
     global _runner
     _runner = None
     reset_services()
-    if "classify" in consumed_queues:
+    warm_up(consumed_queues)
+
+
+def warm_up(queues: frozenset[str]) -> None:
+    """Pay the first-use costs (model load, extractor imports) before taking messages."""
+    if "classify" in queues:
         get_services().classifiers.current()
+    if "clean" in queues:
+        # A real article page, so the extractor's whole path (and its lazy imports) runs once.
+        with contextlib.suppress(SkipArticle):
+            clean_page(WARM_UP_PAGE.read_text(encoding="utf-8"))
 
 
 @signals.task_prerun.connect

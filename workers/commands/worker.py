@@ -74,13 +74,12 @@ def worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from workers import tasks
     from workers.app import app
-    from workers.services import get_services
 
     argv = worker_argv(args, settings)
     queues = next(a for a in argv if a.startswith("--queues=")).split("=", 1)[1]
     tasks.consumed_queues = frozenset(queues.split(","))
-    if "--pool=prefork" not in argv and "classify" in tasks.consumed_queues:
-        # No pool processes to warm up in: load the model before taking messages.
-        get_services().classifiers.current()
+    if "--pool=prefork" not in argv:
+        # No pool processes to warm up in: pay first-use costs before taking messages.
+        tasks.warm_up(tasks.consumed_queues)
     app.worker_main(argv)
     return 0
