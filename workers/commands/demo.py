@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import redis
 
@@ -43,6 +46,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
+def cli_command() -> str:
+    """How to call newsflow from here: plain `newsflow` when on PATH, else the venv's script."""
+    script = Path(sys.executable).with_name("newsflow")
+    if shutil.which("newsflow") == str(script) or not script.exists():
+        return "newsflow"
+    try:
+        return os.path.relpath(script)
+    except ValueError:
+        return str(script)
+
+
 def demo_settings(settings: Settings) -> Settings:
     return settings.with_overrides(
         database_url=os.environ.get("DATABASE_URL", DEMO_DATABASE_URL),
@@ -69,16 +83,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     sites = serve_demo_sites()
     feed_urls = [sites.url(path) for path, _kind in DEMO_FEEDS]
     print(f"serving sample sites at {', '.join(sites.bases.values())}")
-    for url, (_path, kind) in zip(feed_urls, DEMO_FEEDS, strict=True):
-        svc.feeds.upsert(FeedSpec(url=url, kind=kind, interval_s=3600))
-
     started = time.monotonic()
     with open(args.log, "ab") as log_file:
         children = start_workers(settings, log_file)
         try:
             print(f"started workers: {', '.join(children)} (logs: {args.log})")
-            scheduler_tick(svc, lambda url: enqueue_crawl(app, url), 1.0, "demo")
-            settled = wait_until_settled(svc.store, svc.feeds, feed_urls, args.timeout, children)
+            # The original publisher's feed first, the site that republishes a story second, as
+            # it happens in the news: the copy is then the one marked duplicate.
+            settled = True
+            for url, (path, kind) in zip(feed_urls, DEMO_FEEDS, strict=True):
+                svc.feeds.upsert(FeedSpec(url=url, kind=kind, interval_s=3600))
+                print(f"scheduled feed {path}")
+                scheduler_tick(svc, lambda feed: enqueue_crawl(app, feed), 0.1, "demo")
+                remaining = args.timeout - (time.monotonic() - started)
+                settled = settled and wait_until_settled(
+                    svc.store, svc.feeds, [url], remaining, children
+                )
         finally:
             stop_processes(children)
             sites.stop()
@@ -117,10 +137,12 @@ def print_summary(svc: Services, elapsed: float, settled: bool) -> None:
             took = "" if row["duration_ms"] is None else f"{row['duration_ms']:.1f} ms"
             print(f"  +{row['t_ms']:>7.1f} ms  {row['event']:<22} {row['outcome']:<10} {took}")
         env = "" if os.environ.get("DATABASE_URL") else f"DATABASE_URL={DEMO_DATABASE_URL} "
+        env += cli_command()
         prefix = f"NEWSFLOW_KEY_PREFIX={svc.settings.key_prefix} "
         print("\nlook next:")
-        print(f"  {env}newsflow trace {sample.id}")
-        print(f"  {env}newsflow articles --status stored")
-        print(f"  {env}newsflow articles --show {sample.id}")
-        print(f"  {env}{prefix}newsflow status")
+        status_cmd = env.replace(cli_command(), prefix + cli_command())
+        print(f"  {env} trace {sample.id}")
+        print(f"  {env} articles --status stored")
+        print(f"  {env} articles --show {sample.id}")
+        print(f"  {status_cmd} status")
         print("  worker logs (one JSON event per stage per article): newsflow-demo.log")
