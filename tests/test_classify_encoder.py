@@ -34,8 +34,24 @@ def test_related_texts_are_closer_than_unrelated_ones() -> None:
     assert float(a @ b) > float(a @ c)
 
 
-def test_numpy_and_torch_forward_passes_agree() -> None:
+def test_numpy_and_float_torch_forward_passes_agree() -> None:
     pytest.importorskip("torch")
     np_emb = MiniLMEncoder(backend="numpy").encode(TEXTS)
-    torch_emb = MiniLMEncoder(backend="torch").encode(TEXTS)
+    torch_emb = MiniLMEncoder(backend="torch", quantize=False).encode(TEXTS)
     assert np.all((np_emb * torch_emb).sum(axis=1) > 0.9999)
+
+
+def test_the_int8_torch_encoder_stays_close_to_float32() -> None:
+    """Quantised weights move an embedding a little (cosine ~0.99), never to another topic."""
+    pytest.importorskip("torch")
+    int8 = MiniLMEncoder(backend="torch")
+    assert int8.quantized
+    assert int8.name == f"minilm-l6-int8-{int8.max_tokens}"
+    exact = MiniLMEncoder(backend="numpy").encode(TEXTS)
+    approx = int8.encode(TEXTS)
+    assert np.all((exact * approx).sum(axis=1) > 0.97)
+    assert np.array_equal((approx @ exact.T).argmax(axis=1), np.arange(len(TEXTS)))
+
+
+def test_the_numpy_encoder_is_float32_and_says_so() -> None:
+    assert MiniLMEncoder(backend="numpy").name == "minilm-l6-48"

@@ -27,7 +27,7 @@ from workers.stages.classify.decision import decide
 from workers.stages.classify.encoder import shared_encoder
 from workers.stages.classify.evaluation import evaluate
 from workers.stages.classify.features import doc_text
-from workers.stages.classify.language import detect_language
+from workers.stages.classify.language import known_language
 from workers.stages.classify.linear import LinearClassifier, fit_linear
 from workers.stages.classify.provider import build_classifier
 from workers.stages.classify.selftrain import MIN_TEXTS, self_train
@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser(
         "classify",
         help="classify articles from a JSON-lines file (topic, confidence, language)",
-        description="Read JSON lines with doc_id, title and text; print one JSON line per article "
+        description="Read JSON lines with doc_id, title and text (and language, if already "
+        "known: it is then reported as given); print one JSON line per article "
         'with "doc_id", "label", "confidence", "language" and "model_version". Without --model '
         "the zero-shot classifier of the taxonomy is used, first self-trained on the file's own "
         "texts (see --no-adapt).",
@@ -124,6 +125,12 @@ def _item(row: dict[str, Any]) -> tuple[str, str]:
     return str(row.get("title") or ""), str(row.get("text") or "")
 
 
+def _language(row: dict[str, Any]) -> str | None:
+    """A row's own "language" (e.g. the clean stage's), if it has one: not detected again."""
+    value = row.get("language")
+    return str(value) if value else None
+
+
 # --- classify ------------------------------------------------------------------------------
 
 
@@ -134,18 +141,23 @@ def classify_items(
     taxonomy: str | None = None,
     model: str | None = None,
     adapt: bool = True,
+    languages: list[str | None] | None = None,
 ) -> list[Classification]:
     """What `newsflow classify` does with a batch of (title, text): the worker's classifiers.
 
     With `model`, the trained artifact. Otherwise the taxonomy's zero-shot classifier; with
     `adapt` and at least MIN_TEXTS items it is first self-trained on the items' own texts (the
-    same `self_train` that `newsflow train --self-train` runs for workers).
+    same `self_train` that `newsflow train --self-train` runs for workers). `languages` are
+    the items' known languages (None where unknown), reported instead of detecting them.
     """
     if model:
         linear = build_classifier(read_model(model), settings.uncertain_threshold)
         results: list[Classification] = []
         for start in range(0, len(items), _CHUNK):
-            results += linear.classify_many(items[start : start + _CHUNK])
+            chunk_languages = languages[start : start + _CHUNK] if languages else None
+            results += linear.classify_many(
+                items[start : start + _CHUNK], languages=chunk_languages
+            )
         return results
     zero = ZeroShotClassifier(
         load_taxonomy(taxonomy or settings.taxonomy_path or None),
@@ -161,13 +173,15 @@ def classify_items(
                 zero.taxonomy.names,
                 p,
                 threshold=zero.threshold,
-                language=detect_language(text),
+                language=lang,
                 model_version=zero.version,
             )
-            for text, p in zip(texts, zero.probabilities(embeddings), strict=True)
+            for lang, p in zip(
+                known_language(texts, languages), zero.probabilities(embeddings), strict=True
+            )
         ]
     return LinearClassifier(adapted, settings.uncertain_threshold, zero.encoder).classify_many(
-        items, embeddings
+        items, embeddings, languages
     )
 
 
@@ -179,6 +193,7 @@ def run_classify(args: argparse.Namespace, settings: Settings) -> int:
         taxonomy=args.taxonomy,
         model=args.model,
         adapt=not args.no_adapt,
+        languages=[_language(r) for r in rows],
     )
     for row, c in zip(rows, results, strict=True):
         record = {

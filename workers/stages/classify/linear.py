@@ -20,7 +20,7 @@ from workers.stages.classify.artifact import FeatureKind, LinearModel, content_v
 from workers.stages.classify.decision import decide, softmax
 from workers.stages.classify.encoder import MiniLMEncoder
 from workers.stages.classify.features import WordFeaturizer, doc_text, fit_vocabulary
-from workers.stages.classify.language import detect_language
+from workers.stages.classify.language import known_language
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -119,12 +119,16 @@ class LinearClassifier:
             logits += embeddings @ self.model.embedding_coef
         return softmax(logits)
 
-    def classify(self, title: str, text: str) -> Classification:
-        return self.classify_many([(title, text)])[0]
+    def classify(self, title: str, text: str, language: str | None = None) -> Classification:
+        return self.classify_many([(title, text)], languages=[language])[0]
 
     def classify_many(
-        self, items: Sequence[tuple[str, str]], embeddings: FloatArray | None = None
+        self,
+        items: Sequence[tuple[str, str]],
+        embeddings: FloatArray | None = None,
+        languages: Sequence[str | None] | None = None,
     ) -> list[Classification]:
+        """Classify several (title, text) pairs; `languages` as in `ZeroShotClassifier`."""
         texts = [doc_text(t, x) for t, x in items]
         probs = self.probabilities(texts, embeddings)
         return [
@@ -132,8 +136,8 @@ class LinearClassifier:
                 self.model.labels,
                 p,
                 threshold=self.threshold,
-                language=detect_language(text),
+                language=lang,
                 model_version=self.version,
             )
-            for text, p in zip(texts, probs, strict=True)
+            for lang, p in zip(known_language(texts, languages), probs, strict=True)
         ]

@@ -32,11 +32,15 @@ CHECK_INTERVAL = 2.0
 
 
 class Classifier(Protocol):
-    """What the classify task calls; every answer carries the version of the model that gave it."""
+    """What the classify task calls; every answer carries the version of the model that gave it.
+
+    `language` is the article's language when the caller already knows it (the clean stage's
+    `CleanedArticle.language`): it is reported as given, and detected from the text otherwise.
+    """
 
     version: str
 
-    def classify(self, title: str, text: str) -> Classification: ...
+    def classify(self, title: str, text: str, language: str | None = None) -> Classification: ...
 
 
 class ModelSource(Protocol):
