@@ -8,6 +8,11 @@ For each data set:
 Reads ../shared/data/classify-dev (override with --data); says so and exits 2 when missing.
 
     .venv/bin/python benchmarks/classify.py [--data DIR] [--only ag_news|bbc] [--limit N]
+    .venv/bin/python benchmarks/classify.py --paths encoder,language --only ag_news --limit 2000
+
+`encoder` times the sentence encoder alone, float32 vs int8 at 64/48/32 word pieces, the variants
+interleaved over 3 rounds (median reported) so load from other jobs hits them alike; `language`
+times per-text against batched language detection and checks they agree.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import argparse
 import gzip
 import json
 import random
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,9 +31,10 @@ sys.path.insert(0, str(REPO))
 
 from workers.commands.classify import classify_items  # noqa: E402
 from workers.settings import Settings  # noqa: E402
-from workers.stages.classify.encoder import shared_encoder  # noqa: E402
+from workers.stages.classify.encoder import MiniLMEncoder, shared_encoder  # noqa: E402
 from workers.stages.classify.evaluation import evaluate  # noqa: E402
 from workers.stages.classify.features import doc_text  # noqa: E402
+from workers.stages.classify.language import detect_language, detect_languages  # noqa: E402
 from workers.stages.classify.linear import LinearClassifier, fit_linear  # noqa: E402
 from workers.stages.classify.selftrain import self_train  # noqa: E402
 from workers.stages.classify.taxonomy import load_taxonomy  # noqa: E402
@@ -56,6 +63,46 @@ def line(
     )
 
 
+def time_encoders(name: str, texts: list[str]) -> None:
+    """Encoder-only articles/s of float32 vs int8 at several lengths, same texts, interleaved."""
+    variants = {
+        f"{'int8' if q else 'float32'} {n} word pieces": MiniLMEncoder(max_tokens=n, quantize=q)
+        for q, n in ((False, 64), (True, 64), (True, 48), (True, 32))
+    }
+    seconds: dict[str, list[float]] = {k: [] for k in variants}
+    embeddings = {}
+    for _ in range(3):
+        for what, encoder in variants.items():
+            t0 = time.perf_counter()
+            embeddings[what] = encoder.encode(texts)
+            seconds[what].append(time.perf_counter() - t0)
+    reference = embeddings["float32 64 word pieces"]
+    for what, s in seconds.items():
+        cos = (embeddings[what] * reference).sum(axis=1)
+        print(
+            f"| {name} | encoder only, {what} | | | {len(texts)} | "
+            f"{len(texts) / statistics.median(s):,.0f} | cosine to float32-64 mean "
+            f"{cos.mean():.4f} |",
+            flush=True,
+        )
+
+
+def time_language(name: str, texts: list[str]) -> None:
+    t0 = time.perf_counter()
+    one = [detect_language(t) for t in texts]
+    single = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    many = detect_languages(texts)
+    batch = time.perf_counter() - t0
+    agree = sum(a == b for a, b in zip(one, many, strict=True))
+    for what, dt in (("one at a time", single), ("batched", batch)):
+        print(
+            f"| {name} | language detection, {what} | | | {len(texts)} | "
+            f"{len(texts) / dt:,.0f} | agree {agree}/{len(texts)} |",
+            flush=True,
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -65,7 +112,8 @@ def main() -> int:
         "--paths",
         default="zeroshot,selftrain,student,words,embedding",
         help="comma-separated subset of: zeroshot (--no-adapt), selftrain (classify's default), "
-        "student (self-trained words-only model, scored on rows it never saw), words, embedding",
+        "student (self-trained words-only model, scored on rows it never saw), words, embedding, "
+        "encoder (encoder variants alone), language (detection alone)",
     )
     args = ap.parse_args()
     if not args.data.is_dir():
@@ -85,6 +133,10 @@ def main() -> int:
         cut = int(len(rows) * 0.8)
         texts = [doc_text(t, x) for t, x in items]
         encoder = shared_encoder()
+        if "encoder" in paths:
+            time_encoders(name, texts)
+        if "language" in paths:
+            time_language(name, texts)
         for adapt in (False, True):
             if ("selftrain" if adapt else "zeroshot") not in paths:
                 continue
