@@ -76,7 +76,8 @@ def classify_step(article_id: str, svc: Services) -> StepResult:
     classifier: Classifier = svc.classifiers.current()
     start = time.perf_counter()
     text = f"{article.lead}\n\n{article.text}" if article.lead else article.text
-    result = classifier.classify(article.title, text)
+    # The clean stage already detected the language (or read it from the page): reuse it.
+    result = classifier.classify(article.title, text, language=article.language)
     svc.store.save_classification(article_id, result, _ms(start))
     return StepResult(
         "uncertain" if result.uncertain else "ok",

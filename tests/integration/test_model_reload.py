@@ -16,6 +16,7 @@ from workers.demo.session import start_workers, stop_processes
 from workers.queueing import enqueue_stage
 from workers.services import Services
 from workers.sources import ingest_urls
+from workers.stages.classify.provider import CHECK_INTERVAL
 
 pytestmark = pytest.mark.integration
 
@@ -97,6 +98,8 @@ def test_worker_uses_a_newly_activated_model_without_restart(
                 ]
             )
             assert args.func(args, settings) == 0
+            # Workers look at the active-model pointer at most every CHECK_INTERVAL seconds.
+            time.sleep(CHECK_INTERVAL + 0.5)
 
             second = ingest("/business.html")
             wait_stored(svc, second)
