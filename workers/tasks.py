@@ -20,6 +20,7 @@ from workers.queueing import enqueue_crawl, enqueue_stage
 from workers.runner import StageRunner
 from workers.services import get_services, reset_services
 from workers.sources import crawl_feed as crawl_feed_step
+from workers.stages.classify.parallel import single_thread_compute
 from workers.stages.clean import clean_page
 
 _runner: StageRunner | None = None
@@ -78,6 +79,8 @@ def _fresh_connections(**_: Any) -> None:
     global _runner
     _runner = None
     reset_services()
+    if "classify" in consumed_queues:
+        single_thread_compute()  # one pool process per core already uses every core
     warm_up(consumed_queues)
 
 

@@ -29,6 +29,7 @@ from workers.stages.classify.evaluation import evaluate
 from workers.stages.classify.features import doc_text
 from workers.stages.classify.language import known_language
 from workers.stages.classify.linear import LinearClassifier, fit_linear
+from workers.stages.classify.parallel import encode_texts
 from workers.stages.classify.provider import build_classifier
 from workers.stages.classify.selftrain import MIN_TEXTS, self_train
 from workers.stages.classify.taxonomy import load_taxonomy
@@ -165,7 +166,7 @@ def classify_items(
         settings.uncertain_threshold,
     )
     texts = [doc_text(t, x) for t, x in items]
-    embeddings = zero.encoder.encode(texts)
+    embeddings = encode_texts(zero.encoder, texts)
     adapted = self_train(zero, texts, embeddings) if adapt and len(texts) >= MIN_TEXTS else None
     if adapted is None:
         return [
@@ -219,7 +220,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     started = time.monotonic()
     encoder = shared_encoder() if args.self_train or args.features == "words+embedding" else None
-    embeddings = encoder.encode(texts) if encoder is not None else None
+    embeddings = encode_texts(encoder, texts) if encoder is not None else None
 
     order = list(range(len(rows)))
     random.Random(args.seed).shuffle(order)
