@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from workers.errors import PermanentError, SkipArticle, TransientError
-from workers.pipeline import DONE_STATUS, STAGES, Stage, is_done, next_stage
+from workers.pipeline import DONE_STATUS, Stage, is_done, next_stage
 from workers.services import Services
 from workers.settings import Settings
 from workers.steps import STEPS
@@ -236,4 +236,4 @@ def _elapsed(start: float) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-__all__ = ["STAGES", "StageRunner", "backoff_delay"]
+__all__ = ["StageRunner", "backoff_delay", "lock_seconds", "queue_wait_ms"]
