@@ -7,12 +7,14 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy import create_engine, text
 
+from tests.test_fetch_support import LocalServer, send, serve
 from workers.pipeline import QUEUES
 from workers.settings import Settings
 
@@ -90,55 +92,32 @@ def postgres_url() -> Iterator[str]:
 
 
 class ScriptedSite:
-    """A real HTTP server on 127.0.0.1 whose answers per path the test scripts.
+    """A real HTTP server on 127.0.0.1 (tests/test_fetch_support.py) answering each path from a
+    script: `answer(path, (status, body, delay_s), ...)` gives those answers in turn, the last
+    one repeating. Requests are logged by the server; `hits_of` counts them per path."""
 
-    `routes[path]` is a list of (status, body, delay_s) answers given in turn (the last one
-    repeats); every request is recorded in `hits` with its path.
-    """
+    def __init__(self, server: LocalServer) -> None:
+        self.server = server
+        self.base = server.url("")
 
-    def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    def answer(self, path: str, *answers: tuple[int, str, float]) -> None:
+        script = list(answers)
 
-        self.routes: dict[str, list[tuple[int, str, float]]] = {}
-        self.hits: list[str] = []
-        self._lock = threading.Lock()
-        site = self
+        def route(handler: BaseHTTPRequestHandler) -> None:
+            with self.server.lock:
+                status, body, delay = script[0] if len(script) == 1 else script.pop(0)
+            time.sleep(delay)
+            send(
+                handler, status, body.encode("utf-8"), {"Content-Type": "text/html; charset=utf-8"}
+            )
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with site._lock:
-                    site.hits.append(self.path)
-                    answers = site.routes.get(self.path, [(404, "<h1>Not found</h1>", 0.0)])
-                    status, body, delay = answers[0] if len(answers) == 1 else answers.pop(0)
-                if delay:
-                    time.sleep(delay)
-                payload = body.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server.routes[path] = route
 
     def hits_of(self, path: str) -> int:
-        with self._lock:
-            return sum(1 for hit in self.hits if hit == path)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return self.server.paths().count(path)
 
 
 @pytest.fixture
 def scripted_site() -> Iterator[ScriptedSite]:
-    site = ScriptedSite()
-    yield site
-    site.stop()
+    with serve() as server:
+        yield ScriptedSite(server)

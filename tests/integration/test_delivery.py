@@ -48,7 +48,7 @@ def test_transient_errors_are_retried_then_quarantined_and_replay_recovers(
 ) -> None:
     settings = e2e_settings(e2e_redis_url, sqlite_url, max_retries=2)
     svc = Services(settings)
-    scripted_site.routes["/story.html"] = [(503, "busy", 0.0)]
+    scripted_site.answer("/story.html", (503, "busy", 0.0))
     with (tmp_path / "workers.log").open("wb") as log:
         children = start_workers(settings, log)
         try:
@@ -64,7 +64,7 @@ def test_transient_errors_are_retried_then_quarantined_and_replay_recovers(
             assert scripted_site.hits_of("/story.html") == 3
 
             # The site recovers; the operator replays the quarantined article.
-            scripted_site.routes["/story.html"] = [(200, STORY, 0.0)]
+            scripted_site.answer("/story.html", (200, STORY, 0.0))
             from workers.commands.replay import replay_articles
 
             replayed = replay_articles(svc, create_app(settings), [article_id], "failed")
@@ -97,7 +97,7 @@ def test_a_killed_worker_s_message_is_redelivered_and_the_article_stored_once(
     settings = e2e_settings(e2e_redis_url, sqlite_url, visibility_timeout=4)
     svc = Services(settings)
     # The first answer hangs long enough for the worker to be killed while holding the message.
-    scripted_site.routes["/slow.html"] = [(200, STORY, 20.0), (200, STORY, 0.0)]
+    scripted_site.answer("/slow.html", (200, STORY, 20.0), (200, STORY, 0.0))
     with (tmp_path / "workers.log").open("wb") as log:
         first = start_workers(settings, log, types=["fetch"])
         try:

@@ -57,7 +57,7 @@ def test_worker_uses_a_newly_activated_model_without_restart(
     scripted_site: ScriptedSite, e2e_redis_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
     for path, page in PAGES.items():
-        scripted_site.routes[path] = [(200, page.read_text("utf-8"), 0.0)]
+        scripted_site.answer(path, (200, page.read_text("utf-8"), 0.0))
     settings = e2e_settings(e2e_redis_url, sqlite_url)
     svc = Services(settings)
     celery = create_app(settings)
