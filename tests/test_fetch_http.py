@@ -24,9 +24,10 @@ def server() -> Iterator[LocalServer]:
         yield s
 
 
-def make_fetcher(**overrides: object) -> HttpFetcher:
+def make_fetcher(server: LocalServer, **overrides: object) -> HttpFetcher:
     values: dict[str, object] = {
-        "allow_hosts": "127.0.0.1",  # the test server; everything else stays SSRF-guarded
+        # the test server's port; everything else stays SSRF-guarded
+        "allow_hosts": f"127.0.0.1:{server.port}",
         "fetch_deadline": 3.0,
         "fetch_read_timeout": 2.0,
     }
@@ -35,16 +36,16 @@ def make_fetcher(**overrides: object) -> HttpFetcher:
 
 
 def test_policy_is_built_from_settings() -> None:
-    settings = Settings().with_overrides(fetch_max_bytes=123, allow_hosts="a.test, 10.0.0.1")
+    settings = Settings().with_overrides(fetch_max_bytes=123, allow_hosts="a.test, 10.0.0.1:8080")
     policy = FetchPolicy.from_settings(settings)
     assert policy.max_bytes == 123
-    assert policy.allowed_hosts == frozenset({"a.test", "10.0.0.1"})
+    assert policy.allowed_hosts == frozenset({"a.test", "10.0.0.1:8080"})
     assert policy.user_agent == settings.user_agent
 
 
 def test_html_page_is_fetched_and_decoded(server: LocalServer) -> None:
     server.routes["/a"] = html_route(ARTICLE)
-    page = make_fetcher().get_page(server.url("/a"))
+    page = make_fetcher(server).get_page(server.url("/a"))
     assert page.status == 200
     assert page.content_type == "text/html"
     assert page.html == ARTICLE
@@ -54,7 +55,7 @@ def test_html_page_is_fetched_and_decoded(server: LocalServer) -> None:
 
 def test_user_agent_from_settings_is_sent(server: LocalServer) -> None:
     server.routes["/a"] = html_route(ARTICLE)
-    make_fetcher(user_agent="testbot/9").get_page(server.url("/a"))
+    make_fetcher(server, user_agent="testbot/9").get_page(server.url("/a"))
     assert server.hits[0].headers["user-agent"] == "testbot/9"
 
 
@@ -68,7 +69,7 @@ def test_gzip_encoded_page_is_decompressed(server: LocalServer) -> None:
         )
 
     server.routes["/gz"] = route
-    assert make_fetcher().get_page(server.url("/gz")).html == ARTICLE
+    assert make_fetcher(server).get_page(server.url("/gz")).html == ARTICLE
 
 
 def test_gzip_bomb_is_stopped_at_the_decompressed_cap(server: LocalServer) -> None:
@@ -78,7 +79,7 @@ def test_gzip_bomb_is_stopped_at_the_decompressed_cap(server: LocalServer) -> No
         send(h, 200, bomb, {"Content-Type": "text/html", "Content-Encoding": "gzip"})
 
     server.routes["/bomb"] = route
-    fetcher = make_fetcher(fetch_max_bytes=1_000_000)
+    fetcher = make_fetcher(server, fetch_max_bytes=1_000_000)
     tracemalloc.start()
     try:
         with pytest.raises(PermanentError) as err:
@@ -93,7 +94,7 @@ def test_gzip_bomb_is_stopped_at_the_decompressed_cap(server: LocalServer) -> No
 def test_declared_oversize_body_is_refused_before_reading(server: LocalServer) -> None:
     server.routes["/big"] = html_route("x" * 2000)
     with pytest.raises(PermanentError) as err:
-        make_fetcher(fetch_max_bytes=1000).get_page(server.url("/big"))
+        make_fetcher(server, fetch_max_bytes=1000).get_page(server.url("/big"))
     assert err.value.reason == "too_large"
 
 
@@ -111,7 +112,9 @@ def test_trickling_server_is_cut_off_at_the_deadline(server: LocalServer) -> Non
     server.routes["/slow"] = route
     started = time.monotonic()
     with pytest.raises(TransientError) as err:
-        make_fetcher(fetch_deadline=0.6, fetch_read_timeout=5.0).get_page(server.url("/slow"))
+        make_fetcher(server, fetch_deadline=0.6, fetch_read_timeout=5.0).get_page(
+            server.url("/slow")
+        )
     assert err.value.reason == "deadline_exceeded"
     assert time.monotonic() - started < 1.5
 
@@ -122,7 +125,7 @@ def test_silent_server_times_out(server: LocalServer) -> None:
 
     server.routes["/silent"] = route
     with pytest.raises(TransientError) as err:
-        make_fetcher(fetch_read_timeout=0.3).get_page(server.url("/silent"))
+        make_fetcher(server, fetch_read_timeout=0.3).get_page(server.url("/silent"))
     assert err.value.reason == "timeout"
 
 
@@ -137,7 +140,7 @@ def test_redirects_are_followed_and_recorded(server: LocalServer) -> None:
     server.routes["/old"] = _redirect("/mid")  # type: ignore[assignment]
     server.routes["/mid"] = _redirect(server.url("/new"), 301)  # type: ignore[assignment]
     server.routes["/new"] = html_route(ARTICLE)
-    page = make_fetcher().get_page(server.url("/old"))
+    page = make_fetcher(server).get_page(server.url("/old"))
     assert page.final_url == server.url("/new")
     assert page.redirects == (server.url("/mid"), server.url("/new"))
     assert page.url == server.url("/old")
@@ -147,7 +150,7 @@ def test_redirect_loop_is_a_permanent_error(server: LocalServer) -> None:
     server.routes["/a"] = _redirect("/b")  # type: ignore[assignment]
     server.routes["/b"] = _redirect("/a")  # type: ignore[assignment]
     with pytest.raises(PermanentError) as err:
-        make_fetcher(fetch_max_redirects=10).get_page(server.url("/a"))
+        make_fetcher(server, fetch_max_redirects=10).get_page(server.url("/a"))
     assert err.value.reason == "redirect_loop"
     assert server.paths() == ["/a", "/b"]
 
@@ -166,14 +169,14 @@ def test_redirect_back_with_a_new_cookie_is_not_a_loop(server: LocalServer) -> N
 
     server.routes["/story"] = article
     server.routes["/consent"] = consent
-    assert make_fetcher().get_page(server.url("/story")).html == ARTICLE
+    assert make_fetcher(server).get_page(server.url("/story")).html == ARTICLE
 
 
 def test_too_many_redirects_is_a_permanent_error(server: LocalServer) -> None:
     for i in range(10):
         server.routes[f"/r{i}"] = _redirect(f"/r{i + 1}")  # type: ignore[assignment]
     with pytest.raises(PermanentError) as err:
-        make_fetcher(fetch_max_redirects=3).get_page(server.url("/r0"))
+        make_fetcher(server, fetch_max_redirects=3).get_page(server.url("/r0"))
     assert err.value.reason == "too_many_redirects"
     assert len(server.hits) == 4
 
@@ -181,14 +184,14 @@ def test_too_many_redirects_is_a_permanent_error(server: LocalServer) -> None:
 def test_redirect_to_another_scheme_is_refused(server: LocalServer) -> None:
     server.routes["/x"] = _redirect("ftp://example.com/file")  # type: ignore[assignment]
     with pytest.raises(PermanentError) as err:
-        make_fetcher().get_page(server.url("/x"))
+        make_fetcher(server).get_page(server.url("/x"))
     assert err.value.reason == "bad_redirect"
 
 
 def test_wrong_header_charset_is_overridden_by_clean_utf8(server: LocalServer) -> None:
     body = '<html><head><meta charset="utf-8"></head><body>Ça coûte 10 € – “déjà vu”</body></html>'
     server.routes["/c"] = html_route(body.encode("utf-8"), "text/html; charset=iso-8859-1")
-    page = make_fetcher().get_page(server.url("/c"))
+    page = make_fetcher(server).get_page(server.url("/c"))
     assert page.encoding == "utf-8"
     assert "Ça coûte 10 € – “déjà vu”" in page.html
 
@@ -196,27 +199,27 @@ def test_wrong_header_charset_is_overridden_by_clean_utf8(server: LocalServer) -
 def test_legacy_page_with_correct_header_is_decoded_with_it(server: LocalServer) -> None:
     body = "<html><body>Ça coûte 10 € – “déjà vu”</body></html>"
     server.routes["/c"] = html_route(body.encode("windows-1252"), "text/html; charset=windows-1252")
-    page = make_fetcher().get_page(server.url("/c"))
+    page = make_fetcher(server).get_page(server.url("/c"))
     assert page.html == body
 
 
 def test_non_html_content_is_a_permanent_error(server: LocalServer) -> None:
     server.routes["/pdf"] = html_route(b"%PDF-1.7 ...", "application/pdf")
     with pytest.raises(PermanentError) as err:
-        make_fetcher().get_page(server.url("/pdf"))
+        make_fetcher(server).get_page(server.url("/pdf"))
     assert err.value.reason == "not_html"
 
 
 def test_untyped_html_is_sniffed_and_accepted(server: LocalServer) -> None:
     server.routes["/u"] = html_route("<!DOCTYPE html>" + ARTICLE, "application/octet-stream")
-    assert make_fetcher().get_page(server.url("/u")).content_type == "text/html"
+    assert make_fetcher(server).get_page(server.url("/u")).content_type == "text/html"
 
 
 @pytest.mark.parametrize("status", [404, 410, 403])
 def test_client_errors_are_permanent(server: LocalServer, status: int) -> None:
     server.routes["/e"] = lambda h: send(h, status, b"no")
     with pytest.raises(PermanentError) as err:
-        make_fetcher().get_page(server.url("/e"))
+        make_fetcher(server).get_page(server.url("/e"))
     assert err.value.reason == f"http_{status}"
 
 
@@ -224,14 +227,14 @@ def test_client_errors_are_permanent(server: LocalServer, status: int) -> None:
 def test_server_errors_and_throttling_are_transient(server: LocalServer, status: int) -> None:
     server.routes["/e"] = lambda h: send(h, status, b"busy")
     with pytest.raises(TransientError) as err:
-        make_fetcher().get_page(server.url("/e"))
+        make_fetcher(server).get_page(server.url("/e"))
     assert err.value.reason == f"http_{status}"
 
 
 def test_retry_after_is_passed_on(server: LocalServer) -> None:
     server.routes["/e"] = lambda h: send(h, 503, b"busy", {"Retry-After": "120"})
     with pytest.raises(TransientError) as err:
-        make_fetcher().get_page(server.url("/e"))
+        make_fetcher(server).get_page(server.url("/e"))
     assert err.value.retry_after == 120.0
 
 
@@ -241,10 +244,10 @@ def test_retry_after_accepts_http_dates() -> None:
 
 
 def test_connection_refused_is_transient() -> None:
-    with serve() as s:
-        url = s.url("/gone")
-    with pytest.raises(TransientError) as err:
-        make_fetcher().get_page(url)
+    with serve() as stopped:
+        url = stopped.url("/gone")
+    with pytest.raises(TransientError) as err:  # allowed, but nothing listens there any more
+        make_fetcher(stopped).get_page(url)
     assert err.value.reason == "connection_error"
 
 
@@ -265,7 +268,7 @@ def test_feed_conditional_get_returns_304_when_unchanged(server: LocalServer) ->
             )
 
     server.routes["/feed"] = feed
-    fetcher = make_fetcher()
+    fetcher = make_fetcher(server)
     first = fetcher.get_feed(server.url("/feed"))
     assert (first.status, first.body, first.etag) == (200, b"<rss/>", '"v1"')
     second = fetcher.get_feed(

@@ -14,9 +14,10 @@ import pytest
 import redis
 
 from tests.test_fetch_support import LocalServer, html_route, send, serve
-from workers.errors import TransientError
+from workers.errors import Deferred, TransientError
 from workers.fetching.http import FetchPolicy, HttpFetcher
 from workers.fetching.ratelimit import HostRateLimiter, parse_host_rates
+from workers.models import SlotReservation
 from workers.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +31,8 @@ WORKER = textwrap.dedent(
     from workers.fetching.ratelimit import HostRateLimiter
     url, redis_url, prefix, rate, n = sys.argv[1:]
     limiter = HostRateLimiter(redis.Redis.from_url(redis_url), prefix, default_rate=float(rate))
-    policy = FetchPolicy(deadline=10.0, allowed_hosts=frozenset({"127.0.0.1"}))
+    from urllib.parse import urlsplit
+    policy = FetchPolicy(deadline=10.0, allowed_hosts=frozenset({urlsplit(url).netloc}))
     fetcher = HttpFetcher(policy, None, limiter)
     print("ready", flush=True)
     sys.stdin.readline()
@@ -93,16 +95,65 @@ def test_two_worker_processes_never_exceed_the_shared_host_rate(
     assert times[-1] - times[0] >= (len(times) - 1) * interval * 0.9
 
 
-def test_a_wait_longer_than_max_wait_is_returned_to_the_queue(
+def test_a_wait_longer_than_max_wait_defers_the_caller_without_sleeping(
     redis_client: redis.Redis, key_prefix: str
 ) -> None:
-    limiter = HostRateLimiter(redis_client, key_prefix, default_rate=0.1, max_wait=1.0)
+    slept: list[float] = []
+    limiter = HostRateLimiter(
+        redis_client, key_prefix, default_rate=0.1, max_wait=1.0, sleep=slept.append
+    )
     assert limiter.acquire("slow.example") == 0.0  # first request of the host goes at once
-    with pytest.raises(TransientError) as err:
+    before = time.time()
+    with pytest.raises(Deferred) as err:
         limiter.acquire("slow.example")  # the next slot is 10 s away
-    assert err.value.reason == "rate_limited"
-    assert err.value.retry_after is not None
-    assert 8.0 < err.value.retry_after <= 10.0
+    assert err.value.reason == "host_busy"
+    assert err.value.reservation is None  # nothing reserved unless asked
+    assert 8.0 < err.value.not_before - before <= 10.5
+    assert slept == []
+
+
+def test_a_deferred_caller_that_reserves_gets_its_own_slot_one_interval_apart(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """A backlog of one host is spread over the host's slots, not stampeding at the next one."""
+    limiter = HostRateLimiter(redis_client, key_prefix, default_rate=2.0, max_wait=0.0)
+    limiter.acquire("busy.example")
+    slots = []
+    for _ in range(5):
+        with pytest.raises(Deferred) as err:
+            limiter.acquire("busy.example", reserve=True)
+        assert err.value.reservation is not None
+        assert err.value.reservation.host == "busy.example"
+        slots.append(err.value.reservation.at)
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(slots)]
+    assert gaps == [0.5] * 4
+    assert slots[0] == pytest.approx(time.time() + 0.5, abs=0.2)
+
+
+def test_a_reservation_is_used_instead_of_queueing_again(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    slept: list[float] = []
+    limiter = HostRateLimiter(
+        redis_client, key_prefix, default_rate=0.01, max_wait=1.0, sleep=slept.append
+    )
+    limiter.acquire("h.example")  # the next free slot is now 100 s away
+    held = SlotReservation("h.example", time.time() - 0.1)  # reserved earlier, now due
+    assert limiter.acquire("h.example", reserve=True, reservation=held) == 0.0
+    assert slept == []
+    early = SlotReservation("h.example", time.time() + 0.5)
+    waited = limiter.acquire("h.example", reservation=early)
+    assert 0.3 < waited <= 0.5
+    assert slept == [waited]
+
+
+def test_a_reservation_for_another_host_does_not_count(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    limiter = HostRateLimiter(redis_client, key_prefix, default_rate=0.01, max_wait=1.0)
+    limiter.acquire("a.example")
+    with pytest.raises(Deferred):
+        limiter.acquire("a.example", reservation=SlotReservation("b.example", time.time()))
 
 
 def test_hosts_have_independent_slots(redis_client: redis.Redis, key_prefix: str) -> None:
@@ -149,16 +200,16 @@ def test_retry_after_from_429_holds_off_every_worker(
 ) -> None:
     server.routes["/busy"] = lambda h: send(h, 429, b"slow down", {"Retry-After": "30"})
     limiter = HostRateLimiter(redis_client, key_prefix, default_rate=100.0, max_wait=1.0)
-    policy = FetchPolicy(deadline=3.0, allowed_hosts=frozenset({"127.0.0.1"}))
+    policy = FetchPolicy(deadline=3.0, allowed_hosts=frozenset({f"127.0.0.1:{server.port}"}))
     with pytest.raises(TransientError) as err:
         HttpFetcher(policy, None, limiter).get_page(server.url("/busy"))
     assert err.value.retry_after == 30.0
     # Another worker (another limiter instance) now finds the host closed for ~30 s.
     other = HostRateLimiter(redis_client, key_prefix, default_rate=100.0, max_wait=1.0)
     started = time.monotonic()
-    with pytest.raises(TransientError) as held:
+    before = time.time()
+    with pytest.raises(Deferred) as held:
         other.acquire("127.0.0.1")
-    assert held.value.reason == "rate_limited"
-    assert held.value.retry_after is not None
-    assert held.value.retry_after > 25.0
-    assert time.monotonic() - started < 0.5
+    assert held.value.reason == "host_busy"
+    assert held.value.not_before - before > 25.0
+    assert time.monotonic() - started < 2.0

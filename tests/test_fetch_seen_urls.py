@@ -11,7 +11,7 @@ from redis.retry import Retry
 
 from workers.adapters.seen_urls import RedisSeenUrls
 from workers.discovery import discover
-from workers.errors import TransientError
+from workers.errors import InfrastructureError
 
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>A</title>
 <item><title>Story</title><link>https://news.example.com/2025/story?utm_source=rss</link></item>
@@ -75,9 +75,20 @@ def test_forget_releases_a_claim(redis_client: redis.Redis, key_prefix: str) -> 
     assert seen.claim("https://e.com/a")
 
 
-def test_unreachable_redis_is_a_transient_error() -> None:
+def test_unreachable_redis_is_an_infrastructure_error_not_the_articles() -> None:
     # Nothing listens on port 1; no client-side retries, so the failure is immediate.
     dead = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
-    with pytest.raises(TransientError) as err:
+    with pytest.raises(InfrastructureError) as err:
         RedisSeenUrls(dead, "nftest:dead", 60).claim("https://e.com/a")
     assert err.value.reason == "redis_unavailable"
+
+
+def test_many_urls_are_checked_and_claimed_in_one_round_trip_each(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    seen = RedisSeenUrls(redis_client, key_prefix, window_seconds=3600)
+    seen.claim("https://e.com/old")
+    urls = ["https://e.com/old", "https://e.com/new1", "https://e.com/new2"]
+    assert seen.unseen(urls) == ["https://e.com/new1", "https://e.com/new2"]
+    assert seen.claim_many(urls) == [False, True, True]
+    assert seen.unseen(urls) == []

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from workers.errors import PermanentError
-from workers.models import FetchedPage
+from workers.models import FetchedPage, SlotReservation
 from workers.stages.fetch import fetch_article
 
 
@@ -17,9 +17,11 @@ class CannedFetcher:
     def __init__(self, html: str) -> None:
         self.html = html
         self.asked: list[str] = []
+        self.slots: list[SlotReservation | None] = []
 
-    def get_page(self, url: str) -> FetchedPage:
+    def get_page(self, url: str, reservation: SlotReservation | None = None) -> FetchedPage:
         self.asked.append(url)
+        self.slots.append(reservation)
         return FetchedPage(
             url=url,
             final_url=url,
@@ -50,3 +52,10 @@ def test_blank_page_is_a_permanent_error() -> None:
     with pytest.raises(PermanentError) as err:
         fetch_article("https://example.com/a", CannedFetcher("  \n "))
     assert err.value.reason == "empty_body"
+
+
+def test_a_reserved_slot_is_handed_to_the_fetcher() -> None:
+    fetcher = CannedFetcher("<p>story</p>")
+    slot = SlotReservation("example.com", 1_700_000_000.0)
+    fetch_article("https://example.com/a", fetcher, slot)
+    assert fetcher.slots == [slot]

@@ -22,7 +22,7 @@ from typing import cast
 
 import redis
 
-from workers.errors import TransientError
+from workers.errors import InfrastructureError
 from workers.models import DedupLevel, DedupVerdict
 from workers.stages.dedup import NUM_PERM, NUMBERS_KEPT, THRESHOLDS, TextFingerprint
 
@@ -84,7 +84,7 @@ class RedisDedupIndex:
         try:
             raw = self._script(keys=self.keys_for(article_id, url_key, fp), args=args)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise TransientError("redis_unavailable", str(exc)) from exc
+            raise InfrastructureError("redis_unavailable", str(exc)) from exc
         return _verdict(cast(list[bytes | int], raw))
 
 

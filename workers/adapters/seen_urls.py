@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from workers.errors import TransientError
+from workers.errors import InfrastructureError
 
 # A week: feeds keep items for days (most RSS feeds list the last 10-100 items, i.e. 1-7 days),
 # so anything older that a feed still lists is re-claimed at most once a week.
@@ -38,7 +38,32 @@ class RedisSeenUrls:
         try:
             return bool(self._client.set(self._key(url), b"1", nx=True, ex=self.window_seconds))
         except redis.RedisError as exc:
-            raise TransientError("redis_unavailable", f"seen-set: {exc}") from exc
+            raise InfrastructureError("redis_unavailable", f"seen-set: {exc}") from exc
+
+    def claim_many(self, urls: list[str]) -> list[bool]:
+        """`claim` for many URLs in one round trip: True where this call claimed the URL."""
+        if not urls:
+            return []
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for url in urls:
+                pipe.set(self._key(url), b"1", nx=True, ex=self.window_seconds)
+            return [bool(ok) for ok in pipe.execute()]
+        except redis.RedisError as exc:
+            raise InfrastructureError("redis_unavailable", f"seen-set: {exc}") from exc
+
+    def unseen(self, urls: list[str]) -> list[str]:
+        """The URLs of `urls` nobody claimed within the window (read-only, one round trip)."""
+        if not urls:
+            return []
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for url in urls:
+                pipe.exists(self._key(url))
+            found = pipe.execute()
+        except redis.RedisError as exc:
+            raise InfrastructureError("redis_unavailable", f"seen-set: {exc}") from exc
+        return [url for url, hit in zip(urls, found, strict=True) if not hit]
 
     def seen(self, url: str) -> bool:
         """True when `url` was claimed within the window (read-only)."""

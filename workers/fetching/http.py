@@ -7,7 +7,9 @@ the hop count. Bodies are read raw under a wall-clock deadline and decompressed 
 cap. Failures are mapped once, here, onto the error taxonomy:
 
 - TransientError: timeouts, connection errors, deadline exceeded, 408/425/429/5xx (with
-  `retry_after` when the server sent Retry-After), robots.txt unreachable, host rate-limited.
+  `retry_after` when the server sent Retry-After), robots.txt unreachable.
+- Deferred: the host's next polite slot is further off than a thread should sleep (a page fetch
+  reserves that slot and carries it back in; a feed fetch just learns when to come back).
 - PermanentError: bad_url, ssrf_refused, robots_disallowed, redirect_loop, too_many_redirects,
   bad_redirect, http_<status> for other 4xx, not_html, too_large, tls_error, corrupt_body.
 """
@@ -34,7 +36,7 @@ from workers.fetching.charset import decode_body
 from workers.fetching.robots import ROBOTS_MAX_BYTES, RobotsChecker
 from workers.fetching.ssrf import AddressGuard, ForbiddenAddress, GuardedAdapter
 from workers.fetching.urls import canonicalize_url, host_of
-from workers.models import FetchedPage
+from workers.models import FetchedPage, SlotReservation
 from workers.settings import Settings
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -104,7 +106,12 @@ class RateLimiter(Protocol):
     """What the fetcher needs of a limiter (HostRateLimiter, or anything that waits politely)."""
 
     def acquire(
-        self, host: str, min_interval: float = 0.0, max_wait: float | None = None
+        self,
+        host: str,
+        min_interval: float = 0.0,
+        max_wait: float | None = None,
+        reserve: bool = False,
+        reservation: SlotReservation | None = None,
     ) -> float: ...
 
     def penalise(self, host: str, seconds: float) -> None: ...
@@ -119,6 +126,22 @@ class _Response:
     headers: Mapping[str, str]
     raw: requests.Response
     redirects: list[str]
+
+
+@dataclass(slots=True)
+class _SlotTicket:
+    """How one fetch asks the limiter for slots: with a slot reserved earlier (used by its first
+    request to that host, robots.txt included), and whether a busy host reserves the next one."""
+
+    reservation: SlotReservation | None = None
+    reserve_when_busy: bool = False
+
+    def take(self, host: str) -> SlotReservation | None:
+        held = self.reservation
+        if held is not None and held.host == host:
+            self.reservation = None
+            return held
+        return None
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -165,11 +188,13 @@ class HttpFetcher:
 
     # --- public API ----------------------------------------------------------------------------
 
-    def get_page(self, url: str) -> FetchedPage:
-        """GET an article page: HTML only, decoded to text. Raises Transient/PermanentError."""
+    def get_page(self, url: str, reservation: SlotReservation | None = None) -> FetchedPage:
+        """GET an article page: HTML only, decoded to text. Raises Transient/PermanentError, or
+        Deferred with a reserved slot when the host is busy (pass it back as `reservation`)."""
         started = time.monotonic()
         deadline = Deadline(self.policy.deadline)
-        with self._exchange(url, {"Accept": _PAGE_ACCEPT}, deadline) as resp:
+        ticket = _SlotTicket(reservation, reserve_when_busy=True)
+        with self._exchange(url, {"Accept": _PAGE_ACCEPT}, deadline, ticket) as resp:
             _raise_for_status(resp, self.limiter)
             if resp.status == 304:
                 raise PermanentError("http_304", f"{url}: unconditional GET answered 304")
@@ -211,7 +236,7 @@ class HttpFetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         deadline = Deadline(self.policy.deadline)
-        with self._exchange(url, headers, deadline) as resp:
+        with self._exchange(url, headers, deadline, _SlotTicket()) as resp:
             _raise_for_status(resp, self.limiter)
             new_etag = resp.headers.get("etag") or (etag if resp.status == 304 else None)
             new_lm = resp.headers.get("last-modified") or (
@@ -236,10 +261,17 @@ class HttpFetcher:
                 last_modified=new_lm,
             )
 
-    def get_robots(self, robots_url: str, deadline: Deadline | None = None) -> tuple[int, bytes]:
+    def get_robots(
+        self,
+        robots_url: str,
+        deadline: Deadline | None = None,
+        ticket: _SlotTicket | None = None,
+    ) -> tuple[int, bytes]:
         """Download robots.txt: (status, body up to 500 KiB). Not itself checked against robots."""
         deadline = deadline or Deadline(self.policy.deadline)
-        with self._exchange(robots_url, {"Accept": "text/plain"}, deadline, robots=False) as resp:
+        ticket = ticket or _SlotTicket()
+        headers = {"Accept": "text/plain"}
+        with self._exchange(robots_url, headers, deadline, ticket, robots=False) as resp:
             if resp.status >= 400 or resp.status == 304:
                 return resp.status, b""
             body = read_body(
@@ -256,7 +288,12 @@ class HttpFetcher:
 
     @contextmanager
     def _exchange(
-        self, url: str, headers: dict[str, str], deadline: Deadline, robots: bool = True
+        self,
+        url: str,
+        headers: dict[str, str],
+        deadline: Deadline,
+        ticket: _SlotTicket,
+        robots: bool = True,
     ) -> Iterator[_Response]:
         """Yield the final (non-redirect) response of GET `url`, every hop checked."""
         current = _request_url(url)
@@ -269,9 +306,9 @@ class HttpFetcher:
                 raise PermanentError("redirect_loop", f"{url} -> {current} again")
             visited.add(state)
             if robots:
-                self._check_robots(current, deadline)
+                self._check_robots(current, deadline, ticket)
             # robots.txt itself is fetched without consulting robots.txt (its Crawl-delay included).
-            self._wait_for_slot(current, deadline, crawl_delay=robots)
+            self._wait_for_slot(current, deadline, ticket, crawl_delay=robots)
             raw = self._send(current, headers, jar, deadline)
             try:
                 location = raw.headers.get("location")
@@ -295,26 +332,35 @@ class HttpFetcher:
             finally:
                 raw.close()
 
-    def _check_robots(self, url: str, deadline: Deadline) -> None:
+    def _check_robots(self, url: str, deadline: Deadline, ticket: _SlotTicket) -> None:
         if self.robots is None:
             return
 
         def fetch(robots_url: str) -> tuple[int, bytes]:
-            return self.get_robots(robots_url, deadline)
+            return self.get_robots(robots_url, deadline, ticket)
 
         if not self.robots.allowed(url, fetch):
             raise PermanentError("robots_disallowed", url)
 
-    def _wait_for_slot(self, url: str, deadline: Deadline, crawl_delay: bool) -> None:
+    def _wait_for_slot(
+        self, url: str, deadline: Deadline, ticket: _SlotTicket, crawl_delay: bool
+    ) -> None:
         if self.limiter is None:
             return
         delay = 0.0
         if self.robots is not None and crawl_delay:
             delay = min(
-                self.robots.crawl_delay(url, lambda u: self.get_robots(u, deadline)),
+                self.robots.crawl_delay(url, lambda u: self.get_robots(u, deadline, ticket)),
                 _CRAWL_DELAY_MAX,
             )
-        self.limiter.acquire(host_of(url), min_interval=delay, max_wait=deadline.remaining())
+        host = host_of(url)
+        self.limiter.acquire(
+            host,
+            min_interval=delay,
+            max_wait=deadline.remaining(),
+            reserve=ticket.reserve_when_busy,
+            reservation=ticket.take(host),
+        )
 
     def _send(
         self, url: str, headers: dict[str, str], jar: RequestsCookieJar, deadline: Deadline

@@ -2,11 +2,13 @@
 
 Each host has one Redis key holding its "theoretical arrival time" (TAT): the earliest moment the
 next request may start. A Lua script reads Redis's own clock (so worker clocks need not agree),
-reserves the next slot atomically and returns how long the caller must wait for it. The caller
-sleeps that long; when the wait would be longer than `max_wait` no slot is reserved and
-TransientError(retry_after=wait) is raised, so a busy host puts the task back on the queue
-instead of parking a worker thread. Burst is one request: slots are spaced exactly 1/rate apart,
-which is what "n requests per second to one host" means to the host.
+reserves the next slot atomically and returns how long the caller must wait for it. A short wait
+is slept in place. A longer one is never slept and never a failure: the caller gets
+`Deferred(not_before=slot)` and gives the thread back to other hosts' articles; with
+`reserve=True` the slot is reserved for it (a `SlotReservation` it presents when it comes back),
+so a backlog of one host is spread one slot apart instead of stampeding at the next free one.
+Burst is one request: slots are spaced exactly 1/rate apart, which is what "n requests per second
+to one host" means to the host.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 
 import redis
 
-from workers.errors import TransientError
+from workers.errors import Deferred, InfrastructureError
+from workers.models import SlotReservation
 from workers.settings import Settings
 
 # Microseconds throughout: Redis TIME gives them and they stay exact in Lua's doubles (< 2^53).
@@ -26,14 +29,16 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local max_wait = tonumber(ARGV[2])
+local reserve = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local wait = tat - now
-if wait > max_wait then return {0, wait} end
+if wait > max_wait and reserve == 0 then return {0, wait, now} end
 local new_tat = tat + interval
 local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
-return {1, wait}
+if wait > max_wait then return {2, wait, now} end
+return {1, wait, now}
 """
 # Push the host's next slot to at least now + delay (a 429/503 Retry-After), never earlier.
 _PENALISE = """
@@ -51,10 +56,11 @@ return 1
 # One request per second per host is the conventional polite default for crawlers (it is what
 # Scrapy's AutoThrottle and most crawl-delay values in robots.txt converge on).
 DEFAULT_RATE = 1.0
-# A fetch thread may sleep this long for its slot; longer waits go back to the queue. Ten seconds
-# is a third of the default page deadline: a sleeping thread is cheap, a redelivery costs a
-# round-trip through the broker.
-DEFAULT_MAX_WAIT = 10.0
+# A fetch thread sleeps at most this long for its slot; a longer wait defers the article. Two
+# seconds keeps a busy host to a few of a worker's 16 threads (at the default 1 request/s: the
+# requests now, in 1 s and in 2 s), so other hosts' articles are not stuck behind it, while a
+# deferral (a round trip through Redis and the queue) is only paid when the wait is long.
+DEFAULT_MAX_WAIT = 2.0
 
 
 def parse_host_rates(spec: str) -> tuple[float, dict[str, float]]:
@@ -85,7 +91,7 @@ def parse_host_rates(spec: str) -> tuple[float, dict[str, float]]:
 
 
 class HostRateLimiter:
-    """Blocks until this host's next shared slot, or raises TransientError when it is far off."""
+    """Blocks until this host's next shared slot, or defers the caller when it is far off."""
 
     def __init__(
         self,
@@ -119,24 +125,43 @@ class HostRateLimiter:
                 return rate
         return self.default_rate
 
-    def acquire(self, host: str, min_interval: float = 0.0, max_wait: float | None = None) -> float:
+    def acquire(
+        self,
+        host: str,
+        min_interval: float = 0.0,
+        max_wait: float | None = None,
+        reserve: bool = False,
+        reservation: SlotReservation | None = None,
+    ) -> float:
         """Wait for the next slot of `host`; returns the seconds waited.
 
         `min_interval` (e.g. a robots.txt Crawl-delay) can only slow the host down further;
         `max_wait` (e.g. what is left of a page deadline) can only lower `self.max_wait`.
-        Raises TransientError("rate_limited", retry_after=...) when the wait would be longer.
+        A longer wait raises Deferred("host_busy", not_before=...): with `reserve`, the slot is
+        reserved and carried by the error as a SlotReservation. A `reservation` for this host,
+        presented when the caller comes back, is used instead of asking for a new slot.
         """
-        interval = max(1.0 / self.rate_for(host), min_interval)
         limit = self.max_wait if max_wait is None else max(0.0, min(self.max_wait, max_wait))
+        if reservation is not None and reservation.host == host.lower():
+            early = reservation.at - time.time()
+            if early > limit:  # came back too soon (clocks disagree): keep the same slot
+                raise Deferred("host_busy", reservation.at, host, reservation=reservation)
+            if early > 0:
+                self._sleep(early)
+            return max(0.0, early)
+        interval = max(1.0 / self.rate_for(host), min_interval)
         try:
-            reserved, wait_us = self._acquire(
-                keys=[self._key(host)], args=[int(interval * 1e6), int(limit * 1e6)]
+            code, wait_us, now_us = self._acquire(
+                keys=[self._key(host)],
+                args=[int(interval * 1e6), int(limit * 1e6), 1 if reserve else 0],
             )
-        except redis.RedisError as exc:  # no shared limit means no polite fetch: retry later
-            raise TransientError("redis_unavailable", f"rate limiter: {exc}") from exc
+        except redis.RedisError as exc:  # no shared limit means no polite fetch: wait for Redis
+            raise InfrastructureError("redis_unavailable", f"rate limiter: {exc}") from exc
         wait = int(wait_us) / 1e6
-        if not int(reserved):
-            raise TransientError("rate_limited", f"{host} busy for {wait:.1f}s", retry_after=wait)
+        if int(code) != 1:
+            at = (int(now_us) + int(wait_us)) / 1e6
+            held = SlotReservation(host.lower(), at) if int(code) == 2 else None
+            raise Deferred("host_busy", at, f"{host} busy for {wait:.1f}s", reservation=held)
         if wait > 0:
             self._sleep(wait)
         return wait
@@ -146,7 +171,7 @@ class HostRateLimiter:
         try:
             self._penalise(keys=[self._key(host)], args=[int(seconds * 1e6)])
         except redis.RedisError as exc:
-            raise TransientError("redis_unavailable", f"rate limiter: {exc}") from exc
+            raise InfrastructureError("redis_unavailable", f"rate limiter: {exc}") from exc
 
     def _key(self, host: str) -> str:
         return f"{self._prefix}:rate:{host.lower()}"

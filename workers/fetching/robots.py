@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import redis
 from protego import Protego
 
-from workers.errors import TransientError
+from workers.errors import InfrastructureError, TransientError
 
 RobotsFetch = Callable[[str], tuple[int, bytes]]
 """Downloads a robots.txt URL: returns (HTTP status, body); raises TransientError on failure."""
@@ -84,7 +84,7 @@ class RobotsChecker:
         try:
             body = self._cached_or_fetched(robots_url, fetch)
         except redis.RedisError as exc:
-            raise TransientError("redis_unavailable", f"robots cache: {exc}") from exc
+            raise InfrastructureError("redis_unavailable", f"robots cache: {exc}") from exc
         rules = Protego.parse(body.decode("utf-8", errors="replace")) if body else None
         with self._lock:
             self._local[robots_url] = (now + _LOCAL_TTL, rules)

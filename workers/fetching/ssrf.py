@@ -1,11 +1,16 @@
 """SSRF guard: never talk to loopback, private, link-local or cloud-metadata addresses.
 
-The check runs on the address of the socket actually connected (`getpeername()` right after the
-TCP connect, before a byte is sent), not on a DNS answer looked up beforehand, so a name that
-resolves to a public address for the check and to 127.0.0.1 for the connect (DNS rebinding) is
-still refused. Each redirect hop opens or reuses a guarded connection, so redirects are checked
-too. Hosts or IPs in the allow-list (settings.allow_hosts) are exempt: tests and demos use it for
-127.0.0.1.
+The check runs twice. Before connecting, on every address the host name resolves to: so a
+closed internal port is refused exactly like an open one (no port-scan oracle: a refused
+connection would otherwise surface as a retryable network error). And after connecting, on the
+address of the socket actually connected (`getpeername()`, before a byte is sent), so a name
+that resolves to a public address for the first check and to 127.0.0.1 for the connect (DNS
+rebinding) is still refused. Each redirect hop opens or reuses a guarded connection, so
+redirects are checked too.
+
+The allow-list (settings.allow_hosts) exempts host:port pairs, never a whole host: allowing
+127.0.0.1:8080 for a test server must not open every other local service. An entry without a
+port allows the web's ports 80 and 443 only. Hosts match by name or by address.
 """
 
 from __future__ import annotations
@@ -48,26 +53,67 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast and not ip.is_unspecified
 
 
+# An allow-list entry without a port: the ports a web page is normally served on.
+WEB_PORTS = frozenset({80, 443})
+
+
+def parse_allow_entry(entry: str) -> tuple[str, int | None]:
+    """'127.0.0.1:8080' -> ('127.0.0.1', 8080); '[::1]:8080' -> ('::1', 8080);
+    'intranet.test' -> ('intranet.test', None). Raises ValueError on a bad port."""
+    entry = entry.strip().lower()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif entry.count(":") == 1:
+        host, _, port_text = entry.partition(":")
+    else:
+        host, port_text = entry, ""  # a bare name, IPv4 or unbracketed IPv6 address
+    host = host.rstrip(".")
+    if not port_text:
+        return host, None
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"bad allow-list entry {entry!r}: expected host or host:port")
+    return host, int(port_text)
+
+
 class AddressGuard:
-    """Decides whether a (host name, connected address) pair may be talked to."""
+    """Decides whether a (host name, address, port) may be talked to."""
 
     def __init__(self, allowed_hosts: frozenset[str] = frozenset()) -> None:
-        self.allowed_hosts = frozenset(h.strip().lower().strip("[]") for h in allowed_hosts)
+        self.allowed: frozenset[tuple[str, int | None]] = frozenset(
+            parse_allow_entry(h) for h in allowed_hosts if h.strip()
+        )
 
-    def check(self, host: str, address: str) -> None:
-        """Raise ForbiddenAddress unless the address is public or the host/address is allowed."""
+    def allows(self, host: str, address: str, port: int) -> bool:
         host = host.strip("[]").rstrip(".").lower()
-        if is_public_address(address):
+        for name in (host, address):
+            if (name, port) in self.allowed:
+                return True
+            if port in WEB_PORTS and (name, None) in self.allowed:
+                return True
+        return False
+
+    def check(self, host: str, address: str, port: int) -> None:
+        """Raise ForbiddenAddress unless the address is public or host:port is allowed."""
+        if is_public_address(address) or self.allows(host, address, port):
             return
-        if host in self.allowed_hosts or address in self.allowed_hosts:
+        raise ForbiddenAddress(host, f"{address} port {port}")
+
+    def check_resolved(self, host: str, port: int) -> None:
+        """Check every address `host` resolves to, before connecting (a resolution failure is
+        left to the connect, which reports it as a network error)."""
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
             return
-        raise ForbiddenAddress(host, address)
+        for info in infos:
+            self.check(host, str(info[4][0]), port)
 
     def check_socket(self, host: str, sock: socket.socket) -> None:
         """Check the peer of a freshly connected socket; close it when refused."""
-        address = str(sock.getpeername()[0])
+        peer = sock.getpeername()
         try:
-            self.check(host, address)
+            self.check(host, str(peer[0]), int(peer[1]))
         except ForbiddenAddress:
             sock.close()
             raise
@@ -78,6 +124,7 @@ def guarded_pool_classes(guard: AddressGuard) -> dict[str, type[HTTPConnectionPo
 
     class GuardedHTTPConnection(HTTPConnection):
         def _new_conn(self) -> socket.socket:
+            guard.check_resolved(self.host, self.port or self.default_port)
             sock = super()._new_conn()
             guard.check_socket(self.host, sock)
             return sock
@@ -86,6 +133,7 @@ def guarded_pool_classes(guard: AddressGuard) -> dict[str, type[HTTPConnectionPo
         # HTTPSConnection.connect calls _new_conn for the TCP socket, then wraps it in TLS with the
         # original host name for SNI and certificate checks: the guard runs before the handshake.
         def _new_conn(self) -> socket.socket:
+            guard.check_resolved(self.host, self.port or self.default_port)
             sock = super()._new_conn()
             guard.check_socket(self.host, sock)
             return sock
