@@ -1,4 +1,5 @@
-"""Regenerate the generated sections of README.md (CLI reference and settings table)."""
+"""Regenerate what is generated from the code: README.md's CLI reference and settings table,
+and config/settings.example.env. `--check` only says whether they are current (exit 1 if not)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import sys
 from pathlib import Path
 
 from workers.cli import commands_markdown
-from workers.settings import settings_markdown
+from workers.settings import settings_example_env, settings_markdown
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+SETTINGS_EXAMPLE = ROOT / "config" / "settings.example.env"
 SECTIONS = {"cli": commands_markdown, "settings": settings_markdown}
 
 
@@ -23,6 +26,9 @@ def render(text: str) -> str:
 if __name__ == "__main__":
     current = README.read_text(encoding="utf-8")
     updated = render(current)
+    example = settings_example_env()
     if "--check" in sys.argv:
-        sys.exit(0 if updated == current else 1)
+        fresh = updated == current and SETTINGS_EXAMPLE.read_text(encoding="utf-8") == example
+        sys.exit(0 if fresh else 1)
     README.write_text(updated, encoding="utf-8")
+    SETTINGS_EXAMPLE.write_text(example, encoding="utf-8")

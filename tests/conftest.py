@@ -9,12 +9,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import create_engine, text
 
 TEST_REDIS_DB = int(os.environ.get("NEWSFLOW_TEST_REDIS_DB", "9"))
 TEST_REDIS_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+PG_ADMIN_URL = os.environ.get(
+    "NEWSFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def _delete_prefix(client: redis.Redis, prefix: str) -> None:
@@ -44,3 +49,30 @@ def redis_client(redis_url: str, key_prefix: str) -> Iterator[redis.Redis]:
     yield client
     _delete_prefix(client, key_prefix)
     client.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'newsflow.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards. Skips only where PostgreSQL is absent
+    and CI has not said it must be there (NEWSFLOW_REQUIRE_POSTGRES=1)."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        if os.environ.get("NEWSFLOW_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL required but not reachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+    name = f"newsflow_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -7,12 +7,14 @@ recorded as a list of (stage, article id) sends.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests.test_fetch_support import LocalServer, send, serve
+from workers.errors import InfrastructureError
 from workers.services import Services
 from workers.settings import Settings
 from workers.sources import crawl_feed, ingest_urls
@@ -33,20 +35,47 @@ def server() -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def svc(tmp_path: Path, redis_url: str, key_prefix: str, redis_client: object) -> Services:
+def svc(
+    server: LocalServer, tmp_path: Path, redis_url: str, key_prefix: str, redis_client: object
+) -> Services:
     settings = Settings().with_overrides(
         redis_url=redis_url,
         database_url=f"sqlite:///{tmp_path / 'crawl.db'}",
         key_prefix=key_prefix,
-        allow_hosts="127.0.0.1",
+        allow_hosts=f"127.0.0.1:{server.port}",
         fetch_host_rates="*=100",
     )
     return Services(settings)
 
 
 class Sent(list[tuple[str, str]]):
-    def __call__(self, stage: str, article_id: str) -> None:
+    """The queue, recorded: (stage, article id) per message sent."""
+
+    def send(self, stage: str, article_id: str) -> None:
         self.append((stage, article_id))
+
+
+class BrokerDown:
+    """A queue that cannot be reached (the outermost seam), after `ok` messages went through."""
+
+    def __init__(self, ok: int = 0, error: type[Exception] = InfrastructureError) -> None:
+        self.ok = ok
+        self.sent: list[str] = []
+        self.error = error
+
+    def send(self, stage: str, article_id: str) -> None:
+        if len(self.sent) >= self.ok:
+            if self.error is InfrastructureError:
+                raise InfrastructureError("broker_unavailable", "connection refused")
+            raise self.error("time is up")
+        self.sent.append(article_id)
+
+
+def serve_rss(server: LocalServer, path: str, body: bytes, **headers: str) -> str:
+    server.routes[path] = lambda h: send(
+        h, 200, body, {"Content-Type": "application/rss+xml", **headers}
+    )
+    return server.url(path)
 
 
 def test_the_same_url_in_three_feeds_is_queued_once(server: LocalServer, svc: Services) -> None:
@@ -140,3 +169,76 @@ def test_an_unusable_url_is_recorded_as_failed_not_dropped(svc: Services) -> Non
     assert record is not None
     assert record.status == "failed"
     assert record.status_reason
+
+
+def test_articles_are_recorded_in_the_store_even_when_the_queue_is_down(
+    server: LocalServer, svc: Services
+) -> None:
+    """The store is the source of truth: what could not be sent waits there for the
+    reconciler, queued and due."""
+    url = serve_rss(server, "/feed.xml", rss(server.url("/a.html"), server.url("/b.html")))
+    svc.feeds.upsert(FeedSpec(url=url, kind="rss", interval_s=600))
+    report = crawl_feed(url, svc, BrokerDown(ok=1), lambda child: None)
+    assert report.unsent == 1
+    assert len(report.queued) == 2
+    assert [svc.store.status_of(a) for a in report.queued] == ["queued", "queued"]
+
+
+def test_a_feed_longer_than_the_item_cap_gives_its_newest_entries(
+    server: LocalServer, svc: Services
+) -> None:
+    items = "".join(
+        f"<item><link>{server.url(f'/{n}.html')}</link>"
+        f"<pubDate>Mon, {n + 1:02d} Jun 2026 10:00:00 GMT</pubDate></item>"
+        for n in range(12)
+    )
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'.encode()
+    url = serve_rss(server, "/big.xml", body)
+    capped = Services(svc.settings.with_overrides(feed_max_items=5))
+    sent = Sent()
+    crawl_feed(url, capped, sent, lambda child: None)
+    urls = sorted(capped.store.get(a).url for _, a in sent)  # type: ignore[union-attr]
+    assert urls == sorted(server.url(f"/{n}.html") for n in range(7, 12))
+
+
+def test_the_default_item_cap_lets_a_large_archive_sitemap_through() -> None:
+    assert Settings().feed_max_items == 10_000
+
+
+def test_a_crawl_cut_short_keeps_what_it_recorded_and_resumes_without_the_validators(
+    server: LocalServer, svc: Services
+) -> None:
+    links = [server.url(f"/{n}.html") for n in range(3)]
+    url = serve_rss(server, "/feed.xml", rss(*links), ETag='"v2"')
+    svc.feeds.upsert(FeedSpec(url=url, kind="rss", interval_s=600))
+
+    class TimeUpError(Exception):
+        pass
+
+    queue = BrokerDown(ok=1, error=TimeUpError)  # the soft time limit strikes on the second send
+    crawl_feed(url, svc, queue, lambda child: None, time_limit_errors=(TimeUpError,))
+    state = svc.feeds.get(url)
+    assert state is not None
+    assert "time_limit" in (state.last_error or "")
+    assert state.etag is None  # the next poll must get the whole feed again
+    assert state.consecutive_failures == 0
+    # Every entry of the interrupted batch is in the store, queued, once: the one sent is on
+    # its way, the others wait for the reconciler. The resumed poll adds nothing twice.
+    crawl_feed(url, svc, Sent(), lambda child: None)
+    recorded = [a for a in svc.store.list_articles(limit=100) if a.source == url]
+    assert sorted(a.url for a in recorded) == sorted(links)
+    assert {a.status for a in recorded} == {"queued"}
+
+
+def test_a_busy_host_postpones_the_poll_without_counting_a_failure(
+    server: LocalServer, svc: Services
+) -> None:
+    url = serve_rss(server, "/feed.xml", rss(server.url("/a.html")))
+    svc.feeds.upsert(FeedSpec(url=url, kind="rss", interval_s=600))
+    slow = Services(svc.settings.with_overrides(fetch_host_rates="*=0.01"))
+    slow.fetcher.limiter.acquire("127.0.0.1")  # type: ignore[union-attr] # the next slot: 100 s
+    crawl_feed(url, slow, Sent(), lambda child: None)
+    state = slow.feeds.get(url)
+    assert state is not None
+    assert state.consecutive_failures == 0
+    assert (state.next_due_at - datetime.now(UTC)).total_seconds() > 60

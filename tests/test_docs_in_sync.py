@@ -62,8 +62,7 @@ def test_example_feeds_file_loads() -> None:
 
 
 def test_settings_example_file_lists_every_setting_with_its_default() -> None:
-    """Regenerate with `python -c "from workers.settings import settings_example_env as s;
-    print(s(), end='')" > config/settings.example.env`."""
+    """Regenerate with `python scripts/sync-readme.py`."""
     text = (ROOT / "config/settings.example.env").read_text(encoding="utf-8")
     assert text == settings_example_env()
 
@@ -80,6 +79,10 @@ def test_alert_rules_use_only_metrics_the_exporter_serves() -> None:
         "newsflow_stage_runs_total",
         "newsflow_stage_duration_seconds_total",
         "newsflow_queue_wait_seconds_total",
+        "newsflow_articles_stranded",
+        "newsflow_stranded_oldest_overdue_seconds",
+        "newsflow_articles_recovered_total",
+        "newsflow_deliveries_deferred",
     }
     for group in rules["groups"]:
         for rule in group["rules"]:

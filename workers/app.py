@@ -34,6 +34,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout},
         "visibility_timeout": settings.visibility_timeout,
         "broker_connection_retry_on_startup": True,
+        # A worker outlives a broker restart: it reconnects for as long as it takes (the
+        # default gives up after 100 attempts and the worker exits).
+        "broker_connection_max_retries": None,
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
@@ -47,10 +50,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_queues": [Queue(name, routing_key=name) for name in QUEUES],
         "task_default_queue": "fetch",
         "task_create_missing_queues": False,
-        # A stage that outruns this is stuck: fetch is bounded by its own deadline (30 s) plus
-        # rate-limit waits, clean/classify take well under a second per page.
-        "task_time_limit": 300,
-        "task_soft_time_limit": 240,
+        # A stage that outruns this is stuck (Settings.task_time_limit says why 300 s); the soft
+        # limit gives it time to record a retry first.
+        "task_time_limit": settings.task_time_limit,
+        "task_soft_time_limit": settings.soft_time_limit,
         "worker_hijack_root_logger": False,
         "worker_send_task_events": True,
         "task_send_sent_event": True,

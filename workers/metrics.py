@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from workers.observe import queue_depths, unacked_count
+from workers.observe import queue_depths, stranded_now, unacked_count
 from workers.services import Services
 from workers.tracing import Metrics
 
@@ -32,6 +32,26 @@ class NewsflowCollector(Collector):
             "Messages delivered to workers and not yet acknowledged",
             value=unacked_count(self._svc.redis),
         )
+        yield GaugeMetricFamily(
+            "newsflow_deliveries_deferred",
+            "Deliveries put off in Redis until due (retries, a polite host's turn)",
+            value=self._svc.deferrals.count(),
+        )
+        stranded = GaugeMetricFamily(
+            "newsflow_articles_stranded",
+            "Pending articles overdue with no message queued, running or deferred",
+            labels=["status"],
+        )
+        oldest = GaugeMetricFamily(
+            "newsflow_stranded_oldest_overdue_seconds",
+            "How long the oldest stranded article of a status has been overdue",
+            labels=["status"],
+        )
+        for status, entry in stranded_now(self._svc).items():
+            stranded.add_metric([status], entry["count"])
+            oldest.add_metric([status], entry["oldest_overdue_s"])
+        yield stranded
+        yield oldest
         articles = GaugeMetricFamily(
             "newsflow_articles", "Articles in the store by status", labels=["status"]
         )
@@ -71,3 +91,11 @@ class NewsflowCollector(Collector):
         for stage, total_ms in snap["queue_wait_ms_sum"].items():
             wait.add_metric([stage], total_ms / 1000)
         yield wait
+        recovered = CounterMetricFamily(
+            "newsflow_articles_recovered",
+            "Stranded articles the reconciler sent to their stage again",
+            labels=["stage"],
+        )
+        for stage, count in snap["recovered"].items():
+            recovered.add_metric([stage], count)
+        yield recovered

@@ -84,3 +84,13 @@ class Classification:
 
 
 UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True, slots=True)
+class SlotReservation:
+    """A request slot at `host`, reserved ahead by the shared per-host rate limiter: whoever
+    holds it makes its first request to `host` at or after `at` (epoch seconds, the limiter's
+    clock) without asking for a slot again."""
+
+    host: str
+    at: float

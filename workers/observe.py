@@ -11,7 +11,9 @@ from typing import Any
 import redis
 
 from workers.pipeline import QUEUES
-from workers.store import ArticleStore, EventRecord
+from workers.reconciler import RedisQueueProbe, find_stranded, stranded_summary
+from workers.services import Services
+from workers.store import EventRecord
 from workers.tracing import Metrics
 
 # kombu's Redis transport keeps prioritised messages in sibling lists "<queue>\x06\x16<n>".
@@ -43,17 +45,23 @@ def unacked_count(client: redis.Redis) -> int:
 class StatusReport:
     queues: dict[str, int]
     unacked: int
+    deferred: int
     articles: dict[str, int]
     labels: dict[str, int]
     stages: dict[str, dict[str, Any]]
+    stranded: dict[str, dict[str, float]]
+    recovered: dict[str, int]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "queues": self.queues,
             "unacked": self.unacked,
+            "deferred": self.deferred,
             "articles": self.articles,
             "labels": self.labels,
             "stages": self.stages,
+            "stranded": self.stranded,
+            "recovered": self.recovered,
         }
 
 
@@ -72,13 +80,32 @@ def stage_summary(metrics: Metrics) -> dict[str, dict[str, Any]]:
     return stages
 
 
-def status_report(client: redis.Redis, store: ArticleStore, key_prefix: str) -> StatusReport:
+def stranded_now(svc: Services) -> dict[str, dict[str, float]]:
+    """Per pending status: stranded articles (what the reconciler would resend) and how long
+    the oldest has been overdue."""
+    _, stranded = find_stranded(
+        svc.store,
+        RedisQueueProbe(svc.redis),
+        svc.stage_guard,
+        svc.deferrals,
+        svc.settings.stranded_after,
+    )
+    return stranded_summary(stranded)
+
+
+def status_report(svc: Services) -> StatusReport:
+    client = svc.redis
+    metrics = Metrics(client, svc.settings.key_prefix)
+    snap = metrics.snapshot()
     return StatusReport(
         queues=queue_depths(client),
         unacked=unacked_count(client),
-        articles=store.counts_by_status(),
-        labels=store.counts_by_label(),
-        stages=stage_summary(Metrics(client, key_prefix)),
+        deferred=svc.deferrals.count(),
+        articles=svc.store.counts_by_status(),
+        labels=svc.store.counts_by_label(),
+        stages=stage_summary(metrics),
+        stranded=stranded_now(svc),
+        recovered={stage: int(n) for stage, n in snap["recovered"].items()},
     )
 
 

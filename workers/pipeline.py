@@ -1,29 +1,62 @@
 """The stage order, written once. Nothing else in newsflow knows which stage follows which.
 
 An article moves queued -> fetched -> cleaned -> deduplicated -> stored, one queue per stage;
-duplicate, skipped and failed are terminal. `is_done` lets a redelivered message see that its
-stage already ran (idempotence), `next_stage` says where a finished article goes.
+duplicate, skipped and failed are terminal. The store advances an article's status with
+`status_after` (only from `status_before`, so a stage's result is saved once); `waiting_stage`
+says which stage an article in a given status needs next (the reconciler and replay use it).
 """
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from enum import StrEnum
+from typing import Final
 
-Stage = Literal["fetch", "clean", "dedup", "classify"]
 
-STAGES: Final[tuple[Stage, ...]] = ("fetch", "clean", "dedup", "classify")
+class Stage(StrEnum):
+    """A queued stage; the value is also its queue's name."""
+
+    FETCH = "fetch"
+    CLEAN = "clean"
+    DEDUP = "dedup"
+    CLASSIFY = "classify"
+
+
+class Status(StrEnum):
+    """Where an article is: waiting for a stage (pending) or finished (terminal)."""
+
+    QUEUED = "queued"
+    FETCHED = "fetched"
+    CLEANED = "cleaned"
+    DEDUPLICATED = "deduplicated"
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+STAGES: Final[tuple[Stage, ...]] = (Stage.FETCH, Stage.CLEAN, Stage.DEDUP, Stage.CLASSIFY)
+CRAWL_QUEUE: Final = "crawl"
 # Queues: one per stage, plus crawl for feed polling (discovery feeds the first stage).
-QUEUES: Final[tuple[str, ...]] = ("crawl", *STAGES)
+QUEUES: Final[tuple[str, ...]] = (CRAWL_QUEUE, *STAGES)
 
-# The status an article has once each stage is through with it.
-DONE_STATUS: Final[dict[Stage, str]] = {
-    "fetch": "fetched",
-    "clean": "cleaned",
-    "dedup": "deduplicated",
-    "classify": "stored",
+# The status an article has while it waits for each stage, and once it is through with it.
+_BEFORE: Final[dict[Stage, Status]] = {
+    Stage.FETCH: Status.QUEUED,
+    Stage.CLEAN: Status.FETCHED,
+    Stage.DEDUP: Status.CLEANED,
+    Stage.CLASSIFY: Status.DEDUPLICATED,
 }
-PROGRESS: Final[tuple[str, ...]] = ("queued", *DONE_STATUS.values())
-TERMINAL: Final[frozenset[str]] = frozenset({"stored", "duplicate", "skipped", "failed"})
+_AFTER: Final[dict[Stage, Status]] = {
+    Stage.FETCH: Status.FETCHED,
+    Stage.CLEAN: Status.CLEANED,
+    Stage.DEDUP: Status.DEDUPLICATED,
+    Stage.CLASSIFY: Status.STORED,
+}
+PENDING: Final[frozenset[Status]] = frozenset(_BEFORE.values())
+TERMINAL: Final[frozenset[Status]] = frozenset(
+    {Status.STORED, Status.DUPLICATE, Status.SKIPPED, Status.FAILED}
+)
+_PROGRESS: Final[tuple[Status, ...]] = (*_BEFORE.values(), Status.STORED)
 
 
 def task_name(stage: str) -> str:
@@ -39,9 +72,22 @@ def next_stage(stage: Stage) -> Stage | None:
     return STAGES[index + 1] if index + 1 < len(STAGES) else None
 
 
-def status_before(stage: Stage) -> str:
-    """The status an article has while it waits for `stage` (used by replay)."""
-    return PROGRESS[STAGES.index(stage)]
+def status_before(stage: Stage) -> Status:
+    """The status an article has while it waits for `stage`."""
+    return _BEFORE[stage]
+
+
+def status_after(stage: Stage) -> Status:
+    """The status an article has once `stage` saved its result (and it goes on)."""
+    return _AFTER[stage]
+
+
+def waiting_stage(status: str) -> Stage | None:
+    """The stage an article with `status` waits for; None when it is finished."""
+    for stage, before in _BEFORE.items():
+        if before == status:
+            return stage
+    return None
 
 
 def is_done(stage: Stage, status: str | None) -> bool:
@@ -50,11 +96,11 @@ def is_done(stage: Stage, status: str | None) -> bool:
         return True  # unknown article: nothing to do
     if status in TERMINAL:
         return True
-    return PROGRESS.index(status) >= PROGRESS.index(DONE_STATUS[stage])
+    return _PROGRESS.index(Status(status)) >= _PROGRESS.index(_AFTER[stage])
 
 
 def as_stage(name: str) -> Stage:
-    for stage in STAGES:
-        if stage == name:
-            return stage
-    raise ValueError(f"unknown stage {name!r}; stages are {', '.join(STAGES)}")
+    try:
+        return Stage(name)
+    except ValueError:
+        raise ValueError(f"unknown stage {name!r}; stages are {', '.join(STAGES)}") from None

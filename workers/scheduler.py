@@ -1,9 +1,13 @@
-"""The scheduler: one periodic tick that sends due feeds to the crawl queue.
+"""The scheduler process: everything that happens because time passed.
 
-Run as many scheduler processes as you like for availability: a Redis lock lets only one act per
-tick, and each due feed is claimed with a conditional UPDATE, so a feed is enqueued once per slot
-even if two ticks overlap. The tick's cost grows with the number of DUE feeds (an indexed range
-query), not with the number of feeds.
+- The feed tick: due feeds go to the crawl queue. A Redis lock lets one scheduler act per tick,
+  and each due feed is claimed with a conditional UPDATE, so a feed is enqueued once per slot
+  even if two ticks overlap. Its cost grows with the number of DUE feeds, not of feeds.
+- The dispatcher (`workers.dispatcher`, a thread of its own): deferred deliveries (retries, a
+  polite host's turn) go back on their queue when due.
+- The reconciler (`workers.reconciler`): stranded articles are found and sent again.
+
+Run as many scheduler processes as you like for availability; all three are safe to run twice.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ from collections.abc import Callable
 
 import structlog
 
+from workers.dispatcher import run_dispatcher
+from workers.reconciler import ReconcileReport, RedisQueueProbe, reconcile
+from workers.runner import Publisher
 from workers.services import Services
+from workers.tracing import Metrics
 
 log = structlog.get_logger("newsflow.scheduler")
 
@@ -37,26 +45,66 @@ def scheduler_tick(
     claimed = svc.feeds.claim_due(limit=CLAIM_BATCH)
     for url in claimed:
         enqueue_crawl(url)
-    log.info(
+    # An idle tick every few seconds is noise in production logs: debug level.
+    (log.info if claimed else log.debug)(
         "scheduler_ticked",
         due=len(claimed),
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
     )
+    svc.redis.set(svc.key("scheduler", "last_tick"), f"{time.time():.3f}")
     return len(claimed)
+
+
+def reconcile_once(svc: Services, publisher: Publisher, owner: str) -> ReconcileReport | None:
+    """One reconciler pass, if no other scheduler ran one within the interval."""
+    interval = svc.settings.reconcile_interval
+    lock_key = svc.key("scheduler", "reconcile")
+    if not svc.redis.set(lock_key, owner, nx=True, px=max(100, int(interval * 900))):
+        return None
+    report = reconcile(
+        svc.store,
+        RedisQueueProbe(svc.redis),
+        svc.stage_guard,
+        svc.deferrals,
+        publisher,
+        Metrics(svc.redis, svc.settings.key_prefix),
+        stranded_after=svc.settings.stranded_after,
+        worker=f"scheduler:{owner}",
+    )
+    (log.warning if report.resent else log.debug)(
+        "reconciler_passed", examined=report.examined, recovered=len(report.resent)
+    )
+    return report
 
 
 def run_scheduler(
     svc: Services,
     enqueue_crawl: Callable[[str], None],
+    publisher: Publisher,
     tick_seconds: float,
     stop: threading.Event | None = None,
 ) -> None:
     stop = stop or threading.Event()
     owner = f"{uuid.uuid4().hex[:8]}"
     log.info("scheduler_started", tick_seconds=tick_seconds, owner=owner)
+    dispatcher = threading.Thread(
+        target=run_dispatcher,
+        args=(svc.deferrals, publisher, stop),
+        name="newsflow-dispatcher",
+        daemon=True,
+    )
+    dispatcher.start()
+    next_reconcile = time.monotonic()
     while not stop.is_set():
         try:
             scheduler_tick(svc, enqueue_crawl, tick_seconds, owner)
         except Exception:  # keep ticking through a database or Redis blip
             log.exception("scheduler_tick_failed")
-        stop.wait(tick_seconds)
+        if time.monotonic() >= next_reconcile:
+            next_reconcile = time.monotonic() + svc.settings.reconcile_interval
+            try:
+                reconcile_once(svc, publisher, owner)
+            except Exception:
+                log.exception("reconciler_failed")
+        stop.wait(min(tick_seconds, max(0.1, next_reconcile - time.monotonic())))
+    dispatcher.join(timeout=5)

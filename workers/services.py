@@ -17,7 +17,9 @@ from workers.store.feeds import FeedStore
 
 if TYPE_CHECKING:
     from workers.adapters.dedup_index import RedisDedupIndex
+    from workers.adapters.deferrals import RedisDeferrals
     from workers.adapters.seen_urls import RedisSeenUrls
+    from workers.adapters.stage_guard import RedisStageGuard
     from workers.fetching.http import HttpFetcher
     from workers.stages.classify import ClassifierProvider
 
@@ -66,6 +68,18 @@ class Services:
             key_prefix=self.settings.key_prefix,
             window_seconds=int(self.settings.dedup_window_days * 86400),
         )
+
+    @cached_property
+    def stage_guard(self) -> RedisStageGuard:
+        from workers.adapters.stage_guard import RedisStageGuard
+
+        return RedisStageGuard(self.redis, self.settings.key_prefix, self.settings.lock_seconds)
+
+    @cached_property
+    def deferrals(self) -> RedisDeferrals:
+        from workers.adapters.deferrals import RedisDeferrals
+
+        return RedisDeferrals(self.redis, self.settings.key_prefix)
 
     @cached_property
     def classifiers(self) -> ClassifierProvider:

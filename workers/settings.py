@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -49,15 +50,19 @@ class Settings:
         "Seconds before Redis redelivers an unacknowledged message (must exceed the longest task "
         "and any retry countdown).",
     )
+    # Five crashes in a row is no coincidence: the page kills its worker (a parser blowing up
+    # natively, memory exhausted), and every further delivery would only kill another one.
     max_deliveries: int = _opt(
         "NEWSFLOW_MAX_DELIVERIES",
         5,
-        "Deliveries of one message (worker crashes included) before the article is quarantined.",
+        "Deliveries of one article to one stage that never finished (the worker died or hit the "
+        "time limit) before it is quarantined as worker_lost.",
     )
     max_retries: int = _opt(
         "NEWSFLOW_MAX_RETRIES",
         5,
-        "Retries of a transient failure before the article is quarantined.",
+        "Retries of a transient failure (timeout, 5xx, 429) before the article is quarantined; "
+        "waiting for a polite host's turn or for our own database/Redis never counts.",
     )
     retry_backoff: float = _opt(
         "NEWSFLOW_RETRY_BACKOFF",
@@ -69,6 +74,29 @@ class Settings:
         "NEWSFLOW_RETRY_BACKOFF_MAX",
         600.0,
         "Upper bound in seconds of one retry delay.",
+    )
+    # Five minutes: a fetch is bounded by its 30 s deadline, clean and classify take well under a
+    # second per page (docs/performance.md); a stage still running after this is stuck.
+    task_time_limit: int = _opt(
+        "NEWSFLOW_TASK_TIME_LIMIT",
+        300,
+        "Seconds a stage task may run before it is killed (the soft limit, at 80%, retries it as "
+        "transient); the stage lock lasts this long plus a margin.",
+    )
+    # The reconciler never resends an article whose message is still queued (it compares with
+    # the oldest message waiting in the stage queue), locked by a running delivery or deferred;
+    # so this only has to cover the moments between a message leaving one of those places and
+    # entering the next (milliseconds). Two minutes leaves a wide margin for a loaded machine.
+    stranded_after: int = _opt(
+        "NEWSFLOW_STRANDED_AFTER",
+        120,
+        "Seconds a pending article may be overdue, with no message queued, running or deferred, "
+        "before the reconciler sends it to its stage again.",
+    )
+    reconcile_interval: int = _opt(
+        "NEWSFLOW_RECONCILE_INTERVAL",
+        30,
+        "Seconds between two passes of the reconciler (run by `newsflow scheduler`).",
     )
     # --- fetch ---------------------------------------------------------------------------------
     user_agent: str = _opt(
@@ -100,8 +128,8 @@ class Settings:
     allow_hosts: str = _opt(
         "NEWSFLOW_ALLOW_HOSTS",
         "",
-        "Comma-separated hosts or IPs exempt from the private-address (SSRF) guard, "
-        "e.g. 127.0.0.1.",
+        "Comma-separated host:port pairs exempt from the private-address (SSRF) guard, e.g. "
+        "127.0.0.1:8080; a host without a port allows only its ports 80 and 443.",
     )
     # One request per second per host is the usual polite crawler default (robots Crawl-delay and
     # Scrapy's AutoThrottle converge on it); a host's rule also covers its sub-domains.
@@ -110,6 +138,14 @@ class Settings:
         "*=1",
         "Requests per second per host, shared by all workers: '*=1' sets the default, "
         "'example.com=0.5,foo.org=2' override it for those hosts and their sub-domains.",
+    )
+    # Real news feeds list 10-100 items and news sitemaps at most 1,000 (Google's limit); 10,000
+    # lets a large archive sitemap through while a runaway 100,000-item feed is cut short
+    # (newest first when it gives dates) instead of eating the crawl's time limit.
+    feed_max_items: int = _opt(
+        "NEWSFLOW_FEED_MAX_ITEMS",
+        10_000,
+        "Most entries taken from one poll of one feed or sitemap (newest first when dated).",
     )
     # --- dedup ---------------------------------------------------------------------------------
     # Two weeks covers the life of a news story and its re-sent wire copies; at ~2.8 kB of Redis
@@ -164,6 +200,30 @@ class Settings:
     @property
     def allowed_hosts(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.allow_hosts.split(",") if h.strip())
+
+    @property
+    def soft_time_limit(self) -> int:
+        """The soft time limit: 80% of the hard one, time for the stage to record a retry."""
+        return max(1, int(self.task_time_limit * 0.8))
+
+    @property
+    def lock_seconds(self) -> int:
+        """How long a delivery holds its article's stage lock: past the hard time limit, so a
+        lock never expires under a task that is still allowed to run."""
+        return self.task_time_limit + 30
+
+
+def redacted(url: str) -> str:
+    """`url` with any password replaced by '***', for printing and logging connection URLs."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _coerce(name: str, raw: str, default: Any) -> Any:

@@ -1,86 +1,127 @@
-"""One step per stage: load its input from the store, call the pure stage, save its output.
+"""One step per stage: the pure stage function applied to what the store holds for the article.
 
-Steps know the store and the stage function, not the queue: the runner calls them, the pipeline
-decides what comes next. Each returns a StepResult saying whether the article goes on.
+A step takes the article's `StageInput` (read by the runner in one transaction) and returns a
+`StepResult`: the stage's typed output, the outcome for its event, and what to trace. It saves
+nothing: the runner hands the output to the store, which saves it with the status move and the
+event in one transaction. Steps know the stage functions and their effects (HTTP, the dedup
+index, the classifier); they do not know the queue, the store or which stage comes next.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 
+from workers.errors import PermanentError
 from workers.fetching.urls import canonicalize_url
-from workers.pipeline import Stage
-from workers.services import Services
-from workers.stages.classify import Classifier
+from workers.models import SlotReservation
+from workers.pipeline import Stage, Status
 from workers.stages.clean import clean_page
 from workers.stages.dedup import fingerprint_text
-from workers.stages.fetch import fetch_article
+from workers.stages.fetch import PageFetcher, fetch_article
+from workers.store.repository import StageInput, StageOutput
+
+if TYPE_CHECKING:
+    from workers.stages.classify import ClassifierProvider
+    from workers.stages.dedup import DedupIndex
+
+
+class StepOutcome(StrEnum):
+    """What a stage found, as its event's outcome."""
+
+    OK = "ok"
+    NEW = "new"  # dedup: a story not seen before
+    NEW_VERSION = "new_version"  # dedup: an updated text at a URL seen before
+    DUPLICATE = "duplicate"  # dedup: the chain stops, the article is a duplicate
+    UNCERTAIN = "uncertain"  # classify: no label was confident enough
 
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
-    outcome: str  # "ok", "duplicate", "new_version", "uncertain"
-    proceed: bool = True
+    output: StageOutput
+    outcome: StepOutcome
     detail: dict[str, Any] = field(default_factory=dict)
+    # A result that finishes the article here instead of sending it on (a duplicate).
+    ends_as: Status | None = None
 
 
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
+Step = Callable[[StageInput, SlotReservation | None], StepResult]
 
 
-def fetch_step(article_id: str, svc: Services) -> StepResult:
-    record = svc.store.get(article_id)
-    if record is None:
-        raise LookupError(article_id)
-    start = time.perf_counter()
-    page = fetch_article(record.url, svc.fetcher)
-    svc.store.save_page(article_id, page, _ms(start))
+class StepServices(Protocol):
+    """The effects steps use (workers.services.Services provides them)."""
+
+    @property
+    def fetcher(self) -> PageFetcher: ...
+
+    @property
+    def dedup_index(self) -> DedupIndex: ...
+
+    @property
+    def classifiers(self) -> ClassifierProvider: ...
+
+
+def fetch_step(inp: StageInput, svc: StepServices, slot: SlotReservation | None) -> StepResult:
+    page = fetch_article(inp.url, svc.fetcher, slot)
     return StepResult(
-        "ok",
+        page,
+        StepOutcome.OK,
         detail={"http_status": page.status, "bytes": len(page.html), "final_url": page.final_url},
     )
 
 
-def clean_step(article_id: str, svc: Services) -> StepResult:
-    page = svc.store.load_page(article_id)
-    start = time.perf_counter()
-    article = clean_page(page.html, page.final_url)
-    svc.store.save_cleaned(article_id, article, _ms(start))
-    return StepResult("ok", detail={"title": article.title[:120], "words": article.word_count})
+def clean_step(inp: StageInput, _svc: StepServices, _slot: SlotReservation | None) -> StepResult:
+    if inp.page is None:
+        raise LookupError(f"article {inp.article_id} has no stored page")
+    article = clean_page(inp.page.html, inp.page.final_url)
+    return StepResult(
+        article, StepOutcome.OK, detail={"title": article.title[:120], "words": article.word_count}
+    )
 
 
-def dedup_step(article_id: str, svc: Services) -> StepResult:
-    record = svc.store.get(article_id)
-    if record is None:
-        raise LookupError(article_id)
-    article = svc.store.load_cleaned(article_id)
-    start = time.perf_counter()
-    url_key = canonicalize_url(article.canonical_url or record.canonical_url or record.url)
-    verdict = svc.dedup_index.check_and_insert(article_id, url_key, fingerprint_text(article.text))
-    svc.store.save_verdict(article_id, verdict, _ms(start))
-    detail = {"cluster_id": verdict.cluster_id, "level": verdict.level}
+def dedup_key(inp: StageInput, page_canonical: str | None) -> str:
+    """The URL an article is deduplicated under: the page's own canonical link when it is a
+    usable URL, else the canonical URL recorded for the article, else the URL it came from."""
+    for candidate in (page_canonical, inp.canonical_url, inp.url):
+        if not candidate:
+            continue
+        try:
+            return canonicalize_url(candidate)
+        except PermanentError:
+            continue  # e.g. a <link rel=canonical> with a percent-encoded host
+    return inp.url
+
+
+def dedup_step(inp: StageInput, svc: StepServices, _slot: SlotReservation | None) -> StepResult:
+    if inp.cleaned is None:
+        raise LookupError(f"article {inp.article_id} has not been cleaned")
+    url_key = dedup_key(inp, inp.cleaned.canonical_url)
+    verdict = svc.dedup_index.check_and_insert(
+        inp.article_id, url_key, fingerprint_text(inp.cleaned.text)
+    )
+    detail: dict[str, Any] = {"cluster_id": verdict.cluster_id, "level": verdict.level}
     if verdict.is_duplicate:
-        return StepResult(
-            "duplicate", proceed=False, detail={**detail, "duplicate_of": verdict.duplicate_of}
-        )
+        detail["duplicate_of"] = verdict.duplicate_of
+        return StepResult(verdict, StepOutcome.DUPLICATE, detail, ends_as=Status.DUPLICATE)
     if verdict.version_of:
-        return StepResult("new_version", detail={**detail, "version_of": verdict.version_of})
-    return StepResult("new", detail=detail)
+        detail["version_of"] = verdict.version_of
+        return StepResult(verdict, StepOutcome.NEW_VERSION, detail)
+    return StepResult(verdict, StepOutcome.NEW, detail)
 
 
-def classify_step(article_id: str, svc: Services) -> StepResult:
-    article = svc.store.load_cleaned(article_id)
-    classifier: Classifier = svc.classifiers.current()
-    start = time.perf_counter()
+def classify_step(inp: StageInput, svc: StepServices, _slot: SlotReservation | None) -> StepResult:
+    article = inp.cleaned
+    if article is None:
+        raise LookupError(f"article {inp.article_id} has not been cleaned")
+    classifier = svc.classifiers.current()
     text = f"{article.lead}\n\n{article.text}" if article.lead else article.text
     # The clean stage already detected the language (or read it from the page): reuse it.
     result = classifier.classify(article.title, text, language=article.language)
-    svc.store.save_classification(article_id, result, _ms(start))
     return StepResult(
-        "uncertain" if result.uncertain else "ok",
+        result,
+        StepOutcome.UNCERTAIN if result.uncertain else StepOutcome.OK,
         detail={
             "label": result.label,
             "confidence": round(result.confidence, 4),
@@ -90,9 +131,20 @@ def classify_step(article_id: str, svc: Services) -> StepResult:
     )
 
 
-STEPS: dict[Stage, Callable[[str, Services], StepResult]] = {
-    "fetch": fetch_step,
-    "clean": clean_step,
-    "dedup": dedup_step,
-    "classify": classify_step,
+_STEPS: Mapping[Stage, Callable[[StageInput, StepServices, SlotReservation | None], StepResult]] = {
+    Stage.FETCH: fetch_step,
+    Stage.CLEAN: clean_step,
+    Stage.DEDUP: dedup_step,
+    Stage.CLASSIFY: classify_step,
 }
+
+
+def build_steps(svc: StepServices) -> dict[Stage, Step]:
+    """Every stage's step bound to the services it uses."""
+
+    def bind(
+        step: Callable[[StageInput, StepServices, SlotReservation | None], StepResult],
+    ) -> Step:
+        return lambda inp, slot: step(inp, svc, slot)
+
+    return {stage: bind(step) for stage, step in _STEPS.items()}

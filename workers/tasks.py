@@ -1,76 +1,134 @@
 """Celery tasks: thin adapters from a queue message to the stage runner.
 
-Each task owns its queue and name; the work is in `workers.runner` (semantics) and
-`workers.steps` (what a stage does). Signals here bind every log line of a task to its article.
+`StageTask` is the only code in newsflow that reads a Celery request: it turns one into a plain
+`Delivery` and hands it to `workers.runner.StageRunner`, which owns every queue semantic (and
+never retries through Celery: waiting happens in Redis, see `workers.adapters.deferrals`).
+Signals here bind every log line of a task to its article and warm each worker's stages.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import structlog
 from celery import Task, signals
+from celery.exceptions import SoftTimeLimitExceeded
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
+from workers.adapters.stage_guard import process_id
 from workers.app import app
-from workers.demo.server import SITE_ROOT
-from workers.errors import SkipArticle
-from workers.pipeline import Stage, task_name
-from workers.queueing import enqueue_crawl, enqueue_stage
-from workers.runner import StageRunner
-from workers.services import get_services, reset_services
+from workers.models import SlotReservation
+from workers.pipeline import CRAWL_QUEUE, Stage, task_name
+from workers.queueing import CeleryPublisher, enqueue_crawl
+from workers.runner import Delivery, RetryPolicy, StageRunner
+from workers.services import Services, get_services, reset_services
 from workers.sources import crawl_feed as crawl_feed_step
 from workers.stages.classify.parallel import single_thread_compute
-from workers.stages.clean import clean_page
+from workers.steps import build_steps
+from workers.tracing import Metrics, Tracer
+from workers.warmup import warm_up
 
 _runner: StageRunner | None = None
-# The queues this worker consumes, set by `newsflow worker` before it starts: stages with a
-# slow first use (the classifier loads its model) are warmed when each pool process starts,
-# so the first article does not pay for it.
-consumed_queues: frozenset[str] = frozenset()
-WARM_UP_PAGE = SITE_ROOT / "ledger" / "world-flood-talks.html"
 
 
-def _stage_runner() -> StageRunner:
+def retry_policy(svc: Services) -> RetryPolicy:
+    s = svc.settings
+    return RetryPolicy(
+        max_retries=s.max_retries,
+        max_deliveries=s.max_deliveries,
+        backoff_base_s=s.retry_backoff,
+        backoff_max_s=s.retry_backoff_max,
+    )
+
+
+def stage_runner() -> StageRunner:
+    """This process's runner, wired to its services (rebuilt after a fork)."""
     global _runner
     if _runner is None:
-        _runner = StageRunner(get_services(), lambda stage, aid: enqueue_stage(app, stage, aid))
+        svc = get_services()
+        _runner = StageRunner(
+            store=svc.store,
+            guard=svc.stage_guard,
+            deferrals=svc.deferrals,
+            publisher=CeleryPublisher(app),
+            steps=build_steps(svc),
+            tracer=Tracer(Metrics(svc.redis, svc.settings.key_prefix)),
+            policy=retry_policy(svc),
+            process_id=process_id(),
+            infra_errors=(SQLAlchemyError, RedisError),
+            time_limit_errors=(SoftTimeLimitExceeded,),
+        )
     return _runner
 
 
-def _run(task: Task, stage: Stage, article_id: str) -> str:
-    return _stage_runner().run(task, stage, article_id)
+def delivery_of(request: Any, stage: Stage, article_id: str) -> Delivery:
+    """The plain values of a Celery request that the runner needs."""
+    slot = request.get("slot")
+    delivery_info = request.delivery_info or {}
+    enqueued_at = request.get("enqueued_at")
+    return Delivery(
+        stage=stage,
+        article_id=article_id,
+        message_id=str(request.id or ""),
+        worker=str(request.hostname or ""),
+        enqueued_at=float(enqueued_at) if enqueued_at is not None else None,
+        redelivered=bool(delivery_info.get("redelivered")),
+        reservation=SlotReservation(str(slot[0]), float(slot[1])) if slot else None,
+        infra_attempt=int(request.get("infra_attempt") or 0),
+    )
 
 
-@app.task(name=task_name("fetch"), bind=True, queue="fetch")
-def fetch(self: Task, article_id: str) -> str:
-    return _run(self, "fetch", article_id)
+class StageTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
+    """Celery mechanics of every stage task: late acks, requeue when the worker process dies,
+    and the request read once into a Delivery. A task returns its outcome's name."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    # The runner never calls retry(): transient failures are deferred in Redis with the count
+    # in the store. None here means "no cap" should anything ever call it.
+    max_retries = None
+
+    def deliver(self, stage: Stage, article_id: str) -> str:
+        return stage_runner().run(delivery_of(self.request, stage, article_id)).outcome.value
 
 
-@app.task(name=task_name("clean"), bind=True, queue="clean")
-def clean(self: Task, article_id: str) -> str:
-    return _run(self, "clean", article_id)
+@app.task(name=task_name(Stage.FETCH), bind=True, base=StageTask, queue=Stage.FETCH.value)
+def fetch(self: StageTask, article_id: str) -> str:
+    return self.deliver(Stage.FETCH, article_id)
 
 
-@app.task(name=task_name("dedup"), bind=True, queue="dedup")
-def dedup(self: Task, article_id: str) -> str:
-    return _run(self, "dedup", article_id)
+@app.task(name=task_name(Stage.CLEAN), bind=True, base=StageTask, queue=Stage.CLEAN.value)
+def clean(self: StageTask, article_id: str) -> str:
+    return self.deliver(Stage.CLEAN, article_id)
 
 
-@app.task(name=task_name("classify"), bind=True, queue="classify")
-def classify(self: Task, article_id: str) -> str:
-    return _run(self, "classify", article_id)
+@app.task(name=task_name(Stage.DEDUP), bind=True, base=StageTask, queue=Stage.DEDUP.value)
+def dedup(self: StageTask, article_id: str) -> str:
+    return self.deliver(Stage.DEDUP, article_id)
 
 
-@app.task(name=task_name("crawl"), bind=True, queue="crawl")
+@app.task(name=task_name(Stage.CLASSIFY), bind=True, base=StageTask, queue=Stage.CLASSIFY.value)
+def classify(self: StageTask, article_id: str) -> str:
+    return self.deliver(Stage.CLASSIFY, article_id)
+
+
+@app.task(name=task_name(CRAWL_QUEUE), bind=True, queue=CRAWL_QUEUE, acks_late=True)
 def crawl(self: Task, feed_url: str) -> int:
+    svc = get_services()
     report = crawl_feed_step(
         feed_url,
-        get_services(),
-        lambda stage, aid: enqueue_stage(app, stage, aid),
+        svc,
+        CeleryPublisher(app),
         lambda child: enqueue_crawl(app, child),
+        time_limit_errors=(SoftTimeLimitExceeded,),
     )
     return len(report.queued)
+
+
+def consumed_queues() -> frozenset[str]:
+    """The queues this worker consumes (set by `celery worker -Q` before the pool starts)."""
+    return frozenset(app.amqp.queues.consume_from or ())
 
 
 @signals.worker_process_init.connect
@@ -79,19 +137,20 @@ def _fresh_connections(**_: Any) -> None:
     global _runner
     _runner = None
     reset_services()
-    if "classify" in consumed_queues:
+    queues = consumed_queues()
+    if Stage.CLASSIFY.value in queues:
         single_thread_compute()  # one pool process per core already uses every core
-    warm_up(consumed_queues)
+    warm_up(queues)
 
 
-def warm_up(queues: frozenset[str]) -> None:
-    """Pay the first-use costs (model load, extractor imports) before taking messages."""
-    if "classify" in queues:
-        get_services().classifiers.current()
-    if "clean" in queues:
-        # A real article page, so the extractor's whole path (and its lazy imports) runs once.
-        with contextlib.suppress(SkipArticle):
-            clean_page(WARM_UP_PAGE.read_text(encoding="utf-8"))
+@signals.celeryd_after_setup.connect
+def _warm_up_threaded_worker(instance: Any = None, **_: Any) -> None:
+    # Prefork children warm themselves as they start; a threads or solo pool runs tasks in
+    # this process, so it pays the first-use costs here, before it consumes.
+    pool = getattr(instance, "pool_cls", None)
+    pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
+    if "prefork" not in str(pool_name):
+        warm_up(consumed_queues())
 
 
 @signals.task_prerun.connect

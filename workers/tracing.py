@@ -1,8 +1,9 @@
 """Per-article stage events: one structlog JSON line, one trace row, one metrics tick per event.
 
 Event names are snake_case past tense (`article_fetched`, `article_failed`, ...). The same facts
-go to the log stream (for log pipelines), the `events` table (for `newsflow trace`) and the Redis
-counters behind `newsflow status` and the Prometheus exporter.
+go to the `events` table (for `newsflow trace`; written by the store with the stage's result),
+the log stream (for log pipelines) and the Redis counters behind `newsflow status` and the
+Prometheus exporter.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from workers.store import ArticleStore, EventRecord
+from workers.store import EventRecord
 from workers.store.repository import utcnow
 
 log = structlog.get_logger("newsflow.trace")
@@ -28,7 +29,9 @@ STAGE_EVENTS = {
 STORED = "article_stored"
 SKIPPED = "article_skipped"
 RETRYING = "article_retrying"
+DEFERRED = "article_deferred"  # waits for its host's turn: not a failure, no retry spent
 FAILED = "article_failed"  # quarantined
+RECOVERED = "article_recovered"  # found stranded by the reconciler and sent again
 
 
 class Metrics:
@@ -50,9 +53,14 @@ class Metrics:
             pipe.hincrbyfloat(f"{self._key}:queue_wait_ms_sum", stage, wait_ms)
         pipe.execute()
 
+    def count_recovered(self, stage: str, n: int) -> None:
+        """Stranded articles the reconciler sent to `stage` again."""
+        self._redis.hincrby(f"{self._key}:recovered", stage, n)
+
     def snapshot(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
-        for name in ("events", "duration_ms_sum", "duration_count", "queue_wait_ms_sum"):
+        names = ("events", "duration_ms_sum", "duration_count", "queue_wait_ms_sum", "recovered")
+        for name in names:
             raw = self._redis.hgetall(f"{self._key}:{name}")
             out[name] = {k.decode(): float(v) for k, v in raw.items()}
         return out
@@ -71,51 +79,56 @@ class StageContext:
 
 
 class Tracer:
-    def __init__(self, store: ArticleStore, metrics: Metrics | None) -> None:
-        self._store = store
+    """Builds the events of a delivery, and once the store has saved them (in the same
+    transaction as the stage's result), writes them to the log and the shared counters."""
+
+    def __init__(self, metrics: Metrics | None) -> None:
         self._metrics = metrics
 
-    def emit(
-        self,
-        event: str,
+    @staticmethod
+    def event(
+        name: str,
         ctx: StageContext,
         outcome: str,
         duration_ms: float | None = None,
         *,
-        log_level: str = "info",
         detail: dict[str, Any] | None = None,
-    ) -> None:
-        detail = detail or {}
-        took = None if duration_ms is None else round(duration_ms, 2)
-        waited = None if ctx.queue_wait_ms is None else round(ctx.queue_wait_ms, 2)
-        getattr(log, log_level)(
-            event,
+        with_queue_wait: bool = True,
+    ) -> EventRecord:
+        """One event of this delivery. Only the first event of a delivery carries its queue
+        wait (`with_queue_wait=False` for the rest), so the wait is counted once."""
+        waited = ctx.queue_wait_ms if with_queue_wait else None
+        return EventRecord(
             article_id=ctx.article_id,
-            url=ctx.url,
+            event=name,
             stage=ctx.stage,
             outcome=outcome,
-            duration_ms=took,
-            queue_wait_ms=waited,
+            at=utcnow(),
+            duration_ms=None if duration_ms is None else round(duration_ms, 2),
+            queue_wait_ms=None if waited is None else round(waited, 2),
             attempt=ctx.attempt,
             worker=ctx.worker,
-            detail=detail,
+            detail={k: v for k, v in (detail or {}).items() if _jsonable(v)},
         )
-        self._store.add_event(
-            EventRecord(
-                article_id=ctx.article_id,
-                event=event,
-                stage=ctx.stage,
-                outcome=outcome,
-                at=utcnow(),
-                duration_ms=took,
-                queue_wait_ms=waited,
-                attempt=ctx.attempt,
-                worker=ctx.worker,
-                detail={k: v for k, v in detail.items() if _jsonable(v)},
+
+    def emit(self, ctx: StageContext, records: list[EventRecord], level: str = "info") -> None:
+        for record in records:
+            getattr(log, level)(
+                record.event,
+                article_id=record.article_id,
+                url=ctx.url,
+                stage=record.stage,
+                outcome=record.outcome,
+                duration_ms=record.duration_ms,
+                queue_wait_ms=record.queue_wait_ms,
+                attempt=record.attempt,
+                worker=record.worker,
+                detail=record.detail,
             )
-        )
-        if self._metrics is not None:
-            self._metrics.record(ctx.stage, outcome, duration_ms, ctx.queue_wait_ms)
+            if self._metrics is not None:
+                self._metrics.record(
+                    record.stage, record.outcome, record.duration_ms, record.queue_wait_ms
+                )
 
 
 def _jsonable(value: Any) -> bool:

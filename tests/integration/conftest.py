@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
+
+from urllib.parse import urlsplit
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
 
 from tests.test_fetch_support import LocalServer, send, serve
 from workers.pipeline import QUEUES
@@ -20,32 +19,35 @@ from workers.settings import Settings
 
 # Integration runs own this Redis database (queues are not prefixed, so no other test uses it).
 E2E_REDIS_DB = int(os.environ.get("NEWSFLOW_E2E_REDIS_DB", "10"))
-PG_ADMIN_URL = os.environ.get(
-    "NEWSFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 E2E_PREFIX = "nfe2e"
 
 
-def e2e_settings(redis_url: str, database_url: str, **overrides: object) -> Settings:
-    """Settings for worker processes in a test: local sites allowed and fetched briskly,
-    short retry back-off, JSON logs."""
+def allow(*base_urls: str) -> str:
+    """NEWSFLOW_ALLOW_HOSTS for the local test sites at `base_urls`: their host:port only."""
+    return ",".join(urlsplit(url).netloc for url in base_urls)
+
+
+def e2e_settings(
+    redis_url: str, database_url: str, sites: Iterable[str] = (), **overrides: object
+) -> Settings:
+    """Settings for worker processes in a test: the local `sites` (base URLs) past the SSRF
+    guard, and JSON logs. Everything else is the default a user gets; a test that changes a
+    default says why where it does."""
     base: dict[str, object] = {
         "redis_url": redis_url,
         "database_url": database_url,
         "key_prefix": E2E_PREFIX,
-        "allow_hosts": "127.0.0.1",
-        "fetch_host_rates": "*=50",
+        "allow_hosts": allow(*sites),
         "log_format": "json",
-        "retry_backoff": 0.1,
-        "retry_backoff_max": 0.5,
     }
     return Settings().with_overrides(**{**base, **overrides})
 
 
 def _broker_keys(client: redis.Redis, prefix: str) -> list[bytes]:
     keys = [q.encode() for q in QUEUES] + [b"unacked", b"unacked_index", b"unacked_mutex"]
+    keys += list(client.scan_iter(match="celery*"))
     keys += list(client.scan_iter(match="_kombu.*"))
     keys += list(client.scan_iter(match=f"{prefix}:*"))
     return keys
@@ -62,33 +64,6 @@ def e2e_redis_url() -> Iterator[str]:
     for key in _broker_keys(client, prefix):
         client.delete(key)
     client.close()
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'newsflow.db'}"
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards. Skips only where PostgreSQL is absent
-    and CI has not said it must be there."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        if os.environ.get("NEWSFLOW_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL required but not reachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
-    name = f"newsflow_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 class ScriptedSite:

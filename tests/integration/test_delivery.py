@@ -1,7 +1,8 @@
-"""Queue semantics with real workers: retries, quarantine and replay, redelivery after a crash.
+"""Queue semantics with real workers and the default settings a user gets: retries, quarantine
+and replay, redelivery after a crash.
 
-Every test starts real `celery worker` processes against a private Redis database and a SQLite
-file, and serves pages from a real HTTP server on 127.0.0.1.
+Every test starts real `newsflow worker` and `newsflow scheduler` processes against a private
+Redis database and a SQLite file, and serves pages from a real HTTP server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import pytest
 
 from tests.integration.conftest import ScriptedSite, e2e_settings
 from workers.app import create_app
+from workers.commands.replay import replay_articles
 from workers.demo.server import SITE_ROOT
 from workers.demo.session import start_workers, stop_processes
-from workers.queueing import enqueue_stage
+from workers.pipeline import Status
+from workers.queueing import CeleryPublisher
 from workers.services import Services
+from workers.settings import Settings
 from workers.sources import ingest_urls
 
 pytestmark = pytest.mark.integration
@@ -36,53 +40,60 @@ def wait_for_status(svc: Services, article_id: str, statuses: set[str], timeout:
     raise AssertionError(f"article {article_id} stuck at {status}, wanted {statuses}")
 
 
-def ingest(svc: Services, url: str) -> str:
-    celery = create_app(svc.settings)
-    report = ingest_urls([url], "test", svc, lambda s, a: enqueue_stage(celery, s, a))
-    assert len(report.queued) == 1
-    return report.queued[0]
+def ingest(svc: Services, *urls: str) -> list[str]:
+    report = ingest_urls(list(urls), "test", svc, CeleryPublisher(create_app(svc.settings)))
+    assert len(report.queued) == len(urls)
+    return report.queued
 
 
-def test_transient_errors_are_retried_then_quarantined_and_replay_recovers(
+def test_transient_failures_are_retried_exactly_max_retries_times_with_the_defaults(
     scripted_site: ScriptedSite, e2e_redis_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
-    settings = e2e_settings(e2e_redis_url, sqlite_url, max_retries=2)
+    """NEWSFLOW_MAX_RETRIES=5 and the default back-off (2 s doubling, ~30 s in all): a page
+    that answers 503 five times and then 200 is stored; one that always answers 503 is
+    quarantined after six attempts with the reason, and replay brings it back once it works."""
+    settings = e2e_settings(e2e_redis_url, sqlite_url, [scripted_site.base])
+    assert settings.max_retries == Settings().max_retries == 5
     svc = Services(settings)
-    scripted_site.answer("/story.html", (503, "busy", 0.0))
+    scripted_site.answer("/flaky.html", *[(503, "busy", 0.0)] * 5, (200, STORY, 0.0))
+    scripted_site.answer("/down.html", (503, "busy", 0.0))
     with (tmp_path / "workers.log").open("wb") as log:
         children = start_workers(settings, log)
         try:
-            article_id = ingest(svc, f"{scripted_site.base}/story.html")
-            wait_for_status(svc, article_id, {"failed"}, 60)
-            record = svc.store.get(article_id)
+            flaky, down = ingest(
+                svc, f"{scripted_site.base}/flaky.html", f"{scripted_site.base}/down.html"
+            )
+            wait_for_status(svc, down, {"failed"}, 180)
+            wait_for_status(svc, flaky, {"stored"}, 180)
+            record = svc.store.get(down)
             assert record is not None
             assert record.failed_stage == "fetch"
-            assert "503" in (record.status_reason or "")
-            assert "gave up after 3 attempts" in (record.status_reason or "")
-            events = [e.event for e in svc.store.events(article_id)]
-            assert events == ["article_retrying", "article_retrying", "article_failed"]
-            assert scripted_site.hits_of("/story.html") == 3
+            assert record.status_reason == (
+                f"http_503: {scripted_site.base}/down.html (gave up after 6 attempts)"
+            )
+            events = [e.event for e in svc.store.events(down)]
+            assert events == ["article_retrying"] * 5 + ["article_failed"]
+            assert scripted_site.hits_of("/down.html") == 6
+            assert scripted_site.hits_of("/flaky.html") == 6
 
             # The site recovers; the operator replays the quarantined article.
-            scripted_site.answer("/story.html", (200, STORY, 0.0))
-            from workers.commands.replay import replay_articles
-
-            replayed = replay_articles(svc, create_app(settings), [article_id], "failed")
-            assert replayed == [(article_id, "fetch")]
-            wait_for_status(svc, article_id, {"stored"}, 90)
+            scripted_site.answer("/down.html", (200, STORY.replace("deep-sea", "deep sea"), 0.0))
+            replayed = replay_articles(svc, create_app(settings), [down], Status.FAILED)
+            assert replayed == [(down, "fetch")]
+            wait_for_status(svc, down, {"stored", "duplicate"}, 120)
         finally:
             stop_processes(children)
 
 
-def test_permanent_error_is_quarantined_without_retry(
+def test_a_permanent_error_is_quarantined_without_retry(
     scripted_site: ScriptedSite, e2e_redis_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
-    settings = e2e_settings(e2e_redis_url, sqlite_url)
+    settings = e2e_settings(e2e_redis_url, sqlite_url, [scripted_site.base])
     svc = Services(settings)
     with (tmp_path / "workers.log").open("wb") as log:
         children = start_workers(settings, log, types=["fetch"])
         try:
-            article_id = ingest(svc, f"{scripted_site.base}/gone.html")
+            [article_id] = ingest(svc, f"{scripted_site.base}/gone.html")
             wait_for_status(svc, article_id, {"failed"}, 60)
         finally:
             stop_processes(children)
@@ -90,23 +101,24 @@ def test_permanent_error_is_quarantined_without_retry(
     assert scripted_site.hits_of("/gone.html") == 1
 
 
-def test_a_killed_worker_s_message_is_redelivered_and_the_article_stored_once(
+def test_a_killed_workers_article_is_delivered_again_and_stored_once(
     scripted_site: ScriptedSite, e2e_redis_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
-    # A short visibility timeout so the unacked message comes back within the test.
-    settings = e2e_settings(e2e_redis_url, sqlite_url, visibility_timeout=4)
+    # A short visibility timeout so Redis hands the unacked message back within the test (the
+    # default, an hour, is for production; the reconciler would find it after 2 minutes).
+    settings = e2e_settings(e2e_redis_url, sqlite_url, [scripted_site.base], visibility_timeout=4)
     svc = Services(settings)
     # The first answer hangs long enough for the worker to be killed while holding the message.
     scripted_site.answer("/slow.html", (200, STORY, 20.0), (200, STORY, 0.0))
     with (tmp_path / "workers.log").open("wb") as log:
         first = start_workers(settings, log, types=["fetch"])
         try:
-            article_id = ingest(svc, f"{scripted_site.base}/slow.html")
+            [article_id] = ingest(svc, f"{scripted_site.base}/slow.html")
             deadline = time.monotonic() + 30
             while scripted_site.hits_of("/slow.html") == 0 and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert scripted_site.hits_of("/slow.html") == 1
-            # SIGKILL the whole worker (parent and pool): no chance to ack or requeue.
+            # SIGKILL the whole worker: no chance to ack, requeue or release its stage lock.
             for child in first.values():
                 child.send_signal(signal.SIGKILL)
                 child.wait()

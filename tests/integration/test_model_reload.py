@@ -13,7 +13,7 @@ from workers.app import create_app
 from workers.cli import build_parser
 from workers.demo.server import SITE_ROOT
 from workers.demo.session import start_workers, stop_processes
-from workers.queueing import enqueue_stage
+from workers.queueing import CeleryPublisher
 from workers.services import Services
 from workers.sources import ingest_urls
 from workers.stages.classify.provider import CHECK_INTERVAL
@@ -58,13 +58,13 @@ def test_worker_uses_a_newly_activated_model_without_restart(
 ) -> None:
     for path, page in PAGES.items():
         scripted_site.answer(path, (200, page.read_text("utf-8"), 0.0))
-    settings = e2e_settings(e2e_redis_url, sqlite_url)
+    settings = e2e_settings(e2e_redis_url, sqlite_url, [scripted_site.base])
     svc = Services(settings)
     celery = create_app(settings)
 
     def ingest(path: str) -> str:
         report = ingest_urls(
-            [scripted_site.base + path], "test", svc, lambda s, a: enqueue_stage(celery, s, a)
+            [scripted_site.base + path], "test", svc, CeleryPublisher(celery)
         )
         return report.queued[0]
 

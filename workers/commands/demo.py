@@ -14,7 +14,7 @@ import redis
 
 from workers.app import app
 from workers.demo.local_redis import ensure_local_redis
-from workers.demo.server import serve_demo_sites
+from workers.demo.server import DemoSites, serve_demo_sites
 from workers.demo.session import (
     remove_sqlite_file,
     start_workers,
@@ -57,11 +57,14 @@ def cli_command() -> str:
         return str(script)
 
 
-def demo_settings(settings: Settings) -> Settings:
+def demo_settings(settings: Settings, sites: DemoSites) -> Settings:
+    # The sample sites listen on 127.0.0.1 ports of their own: exactly those are allowed past
+    # the SSRF guard, nothing else on this machine.
+    site_hosts = [base.removeprefix("http://") for base in sites.bases.values()]
     return settings.with_overrides(
         database_url=os.environ.get("DATABASE_URL", DEMO_DATABASE_URL),
         key_prefix=f"{settings.key_prefix}-demo",
-        allow_hosts=",".join(filter(None, [settings.allow_hosts, "127.0.0.1"])),
+        allow_hosts=",".join(filter(None, [settings.allow_hosts, *site_hosts])),
         # The sample sites are ours, on this machine: no need to be as slow as with a stranger.
         fetch_host_rates=f"{settings.fetch_host_rates},127.0.0.1=50",
         log_format="json",
@@ -72,7 +75,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     started_redis = ensure_local_redis(settings.redis_url)
     if started_redis:
         print(f"redis: {started_redis}")
-    settings = demo_settings(settings)
+    sites = serve_demo_sites()
+    settings = demo_settings(settings, sites)
     remove_sqlite_file(settings.database_url)
     client = redis.Redis.from_url(settings.redis_url)
     for key in client.scan_iter(match=f"{settings.key_prefix}:*", count=1000):
@@ -80,7 +84,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     svc = Services(settings)
     svc.store  # noqa: B018 - create the schema before workers race to
-    sites = serve_demo_sites()
     feed_urls = [sites.url(path) for path, _kind in DEMO_FEEDS]
     print(f"serving sample sites at {', '.join(sites.bases.values())}")
     started = time.monotonic()

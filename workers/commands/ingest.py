@@ -6,7 +6,7 @@ import argparse
 import json
 
 from workers.app import app
-from workers.queueing import enqueue_crawl, enqueue_stage
+from workers.queueing import CeleryPublisher, enqueue_crawl
 from workers.services import Services
 from workers.settings import Settings
 from workers.sources import ingest_urls
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         args.urls,
         "cli",
         svc,
-        lambda stage, aid: enqueue_stage(app, stage, aid),
+        CeleryPublisher(app),
         respect_seen=not args.force,
     )
     for feed in args.feed:

@@ -1,4 +1,4 @@
-"""`newsflow replay`: send quarantined (failed) or skipped articles back through their stage."""
+"""`newsflow replay`: send quarantined, skipped or stranded articles back through their stage."""
 
 from __future__ import annotations
 
@@ -7,44 +7,75 @@ import json
 from typing import Any
 
 from workers.app import app
-from workers.pipeline import as_stage, status_before
-from workers.queueing import enqueue_stage
+from workers.pipeline import Stage, Status
+from workers.queueing import CeleryPublisher
+from workers.reconciler import RedisQueueProbe, reconcile
 from workers.services import Services
 from workers.settings import Settings
+from workers.tracing import Metrics
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "replay",
-        help="re-run quarantined articles",
+        help="re-run quarantined, skipped or stranded articles",
         description="Put failed (quarantined) articles, or skipped ones with --skipped, back on "
-        "the queue of the stage where they stopped, e.g. after fixing the cause.",
+        "the queue of the stage where they stopped, with a fresh retry budget, e.g. after "
+        "fixing the cause. With --stuck, do by hand what the scheduler's reconciler does: send "
+        "every stranded article (pending, overdue by --older-than seconds, with no message "
+        "queued, running or deferred) to the stage it waits for.",
     )
     p.add_argument("ids", nargs="*", metavar="ID", help="article ids (default: all failed)")
-    p.add_argument("--skipped", action="store_true", help="replay skipped articles instead")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--skipped", action="store_true", help="replay skipped articles instead")
+    which.add_argument("--stuck", action="store_true", help="resend stranded articles")
+    p.add_argument(
+        "--older-than",
+        type=float,
+        default=None,
+        metavar="S",
+        help="with --stuck: overdue for at least S seconds (default NEWSFLOW_STRANDED_AFTER)",
+    )
     p.add_argument("--limit", type=int, default=1000, help="most articles to replay (default 1000)")
     p.set_defaults(func=run)
 
 
 def replay_articles(
-    svc: Services, celery: Any, ids: list[str], status: str
+    svc: Services, celery: Any, ids: list[str], status: Status
 ) -> list[tuple[str, str]]:
     """Re-queue articles with `status` (failed or skipped) at the stage where they stopped."""
+    publisher = CeleryPublisher(celery)
     replayed: list[tuple[str, str]] = []
     for article_id in ids:
-        record = svc.store.get(article_id)
-        if record is None or record.status != status:
+        stage: Stage | None = svc.store.reset_for_replay(article_id, status)
+        if stage is None:
             continue
-        stage = as_stage(record.failed_stage or "fetch")
-        svc.store.reset_for_replay(article_id, status_before(stage))
-        enqueue_stage(celery, stage, article_id)
-        replayed.append((article_id, stage))
+        publisher.send(stage, article_id)
+        replayed.append((article_id, stage.value))
     return replayed
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     svc = Services(settings)
-    status = "skipped" if args.skipped else "failed"
+    if args.stuck:
+        report = reconcile(
+            svc.store,
+            RedisQueueProbe(svc.redis),
+            svc.stage_guard,
+            svc.deferrals,
+            CeleryPublisher(app),
+            Metrics(svc.redis, settings.key_prefix),
+            stranded_after=settings.stranded_after if args.older_than is None else args.older_than,
+            worker="newsflow replay --stuck",
+            limit=args.limit,
+        )
+        resent = [
+            {"id": s.article_id, "stage": s.stage.value, "status": s.status.value}
+            for s in report.resent
+        ]
+        print(json.dumps({"examined": report.examined, "replayed": resent}))
+        return 0
+    status = Status.SKIPPED if args.skipped else Status.FAILED
     ids = args.ids or [a.id for a in svc.store.list_articles(status=status, limit=args.limit)]
     replayed = replay_articles(svc, app, ids, status)
     print(json.dumps({"replayed": [{"id": aid, "stage": stage} for aid, stage in replayed]}))

@@ -8,8 +8,8 @@ import threading
 from types import FrameType
 
 from workers.app import app
-from workers.queueing import enqueue_crawl
-from workers.scheduler import run_scheduler, scheduler_tick
+from workers.queueing import CeleryPublisher, enqueue_crawl
+from workers.scheduler import reconcile_once, run_scheduler, scheduler_tick
 from workers.services import Services
 from workers.settings import Settings
 
@@ -19,18 +19,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "scheduler",
         help="enqueue due feeds on a schedule",
         description="Every --tick seconds, claim the feeds whose next poll is due and put them "
-        "on the crawl queue. Several schedulers may run for availability; one acts per tick.",
+        "on the crawl queue; send deferred deliveries (retries, a polite host's turn) back to "
+        "their queue when due; and every NEWSFLOW_RECONCILE_INTERVAL seconds send stranded "
+        "articles (pending, overdue, with no message anywhere) to their stage again. Several "
+        "schedulers may run for availability; each part is safe to run twice.",
     )
     p.add_argument("--tick", type=float, default=10.0, help="seconds between ticks (default 10)")
-    p.add_argument("--once", action="store_true", help="run a single tick and exit")
+    p.add_argument(
+        "--once", action="store_true", help="run a single feed tick and reconciler pass, and exit"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     svc = Services(settings)
+    publisher = CeleryPublisher(app)
     if args.once:
         due = scheduler_tick(svc, lambda url: enqueue_crawl(app, url), args.tick, "once")
-        print(f"enqueued {due or 0} due feed(s)")
+        report = reconcile_once(svc, publisher, "once")
+        recovered = len(report.resent) if report else 0
+        print(f"enqueued {due or 0} due feed(s); recovered {recovered} stranded article(s)")
         return 0
     stop = threading.Event()
 
@@ -39,5 +47,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    run_scheduler(svc, lambda url: enqueue_crawl(app, url), args.tick, stop)
+    run_scheduler(svc, lambda url: enqueue_crawl(app, url), publisher, args.tick, stop)
     return 0

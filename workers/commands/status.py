@@ -23,16 +23,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     svc = Services(settings)
-    report = status_report(svc.redis, svc.store, settings.key_prefix)
+    report = status_report(svc)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0
     print("queues (waiting):  " + "  ".join(f"{q}={n}" for q, n in report.queues.items()))
     print(f"in flight (unacked): {report.unacked}")
+    print(f"deferred:          {report.deferred} (retries and polite waits, due later)")
     print(
         "articles:          "
         + ("  ".join(f"{s}={n}" for s, n in sorted(report.articles.items())) or "none")
     )
+    if report.stranded:
+        print(
+            "STRANDED:          "
+            + "  ".join(
+                f"{status}={int(v['count'])} (oldest overdue {v['oldest_overdue_s']:.0f} s)"
+                for status, v in sorted(report.stranded.items())
+            )
+            + "   (the scheduler's reconciler resends them; `newsflow replay --stuck` now)"
+        )
+    else:
+        print("stranded:          none")
+    if report.recovered:
+        print(
+            "recovered (total): "
+            + "  ".join(f"{k}={v}" for k, v in sorted(report.recovered.items()))
+        )
     if report.labels:
         print(
             "labels (stored):   " + "  ".join(f"{k}={v}" for k, v in sorted(report.labels.items()))

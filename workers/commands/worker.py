@@ -72,14 +72,10 @@ def worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from workers import tasks
     from workers.app import app
 
-    argv = worker_argv(args, settings)
-    queues = next(a for a in argv if a.startswith("--queues=")).split("=", 1)[1]
-    tasks.consumed_queues = frozenset(queues.split(","))
-    if "--pool=prefork" not in argv:
-        # No pool processes to warm up in: pay first-use costs before taking messages.
-        tasks.warm_up(tasks.consumed_queues)
-    app.worker_main(argv)
-    return 0
+    # app.start returns the worker's exit code (worker_main would drop it): a worker that
+    # stops on an unrecoverable error must exit non-zero, or a restart-on-failure supervisor
+    # leaves it dead.
+    code = app.start(argv=worker_argv(args, settings))
+    return int(code or 0)

@@ -12,13 +12,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO
 
-from workers.commands.run import process_commands, start_processes, stop_processes
 from workers.pipeline import TERMINAL
+from workers.processes import process_commands, stop_processes
 from workers.settings import Settings
 from workers.store import ArticleStore
 from workers.store.feeds import FeedStore
 
-WORKER_TYPES = ("fetch", "clean", "dedup", "classify")
+# Every process type: the scheduler dispatches retries and deferred fetches and reconciles.
+WORKER_TYPES = ("fetch", "clean", "dedup", "classify", "scheduler")
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -39,8 +40,6 @@ def start_workers(
 ) -> dict[str, subprocess.Popen[bytes]]:
     env = {**settings_env(settings), **(extra_env or {})}
     commands = process_commands(",".join(types))
-    if log_file is None:
-        return start_processes(commands, env)
     return {
         name: subprocess.Popen(argv, env=env, stdout=log_file, stderr=log_file)  # noqa: S603
         for name, argv in commands.items()

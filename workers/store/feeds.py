@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import CursorResult, Engine, delete, select, update
@@ -31,6 +31,8 @@ MIN_INTERVAL_S, MAX_INTERVAL_S = 60, 86_400
 DISABLE_AFTER = 10
 # After enqueueing a crawl, a feed is not due again until the crawl reports back or this passes.
 CLAIM_LEASE_S = 600
+# A poll cut short by its time limit resumes after a minute (the lease would wait ten).
+RESUME_AFTER_S = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +221,24 @@ class FeedStore:
             if not not_modified:
                 row.etag, row.last_modified = etag, last_modified
             row.next_due_at = now + timedelta(seconds=row.current_interval_s)
+
+    def postpone(self, url: str, until_epoch: float, reason: str) -> None:
+        """Poll again at `until_epoch` (the host's next polite slot): no failure, no back-off."""
+        with self._session() as s:
+            row = s.get(Feed, url)
+            if row is None:
+                return
+            row.next_due_at = max(utcnow(), datetime.fromtimestamp(until_epoch, UTC))
+
+    def record_incomplete(self, url: str, note: str) -> None:
+        """A poll cut short (its time limit): keep the old validators, so the next poll gets
+        the whole body again, and resume soon; what was queued is remembered by the seen-set."""
+        with self._session() as s:
+            row = s.get(Feed, url)
+            if row is None:
+                return
+            row.last_error = note[:500]
+            row.next_due_at = utcnow() + timedelta(seconds=RESUME_AFTER_S)
 
     def record_failure(self, url: str, error: str) -> None:
         with self._session() as s:

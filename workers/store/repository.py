@@ -7,16 +7,17 @@ redelivered message can run a stage again without storing anything twice.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, or_, select
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workers.models import Classification, CleanedArticle, DedupVerdict, FetchedPage
+from workers.pipeline import PENDING, Stage, Status, status_before
 from workers.store import migrate
 from workers.store.schema import Article, Event, Page
 
@@ -62,11 +63,14 @@ class ArticleRecord:
     stage_timings: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    attempts: int = 0
+    due_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
         data["updated_at"] = self.updated_at.isoformat()
+        data["due_at"] = self.due_at.isoformat() if self.due_at else None
         return data
 
 
@@ -95,7 +99,38 @@ def new_article_id() -> str:
     return uuid.uuid4().hex
 
 
+@dataclass(frozen=True, slots=True)
+class StageInput:
+    """What one stage of one article starts from, read in one transaction: the article's state
+    and, for the stages that need them, its stored page or cleaned text (claim check)."""
+
+    article_id: str
+    url: str
+    status: str
+    attempts: int
+    canonical_url: str | None = None
+    page: FetchedPage | None = None
+    cleaned: CleanedArticle | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingArticle:
+    """A pending article as the reconciler sees it."""
+
+    id: str
+    status: str
+    due_at: datetime
+
+
+StageOutput = FetchedPage | CleanedArticle | DedupVerdict | Classification
+
+
 class ArticleStore:
+    """The source of truth for every article: its status moves only forward through the stage
+    order, and only from the status the moving stage expects, in one transaction with the
+    stage's result and its trace events; so a result is saved once however often a message is
+    delivered, and a message lost anywhere leaves the article visibly pending (and recoverable)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
@@ -105,165 +140,282 @@ class ArticleStore:
         with self._sessions.begin() as session:
             yield session
 
-    # --- writes ---------------------------------------------------------------------------------
+    # --- creating articles ----------------------------------------------------------------------
     def create_article(self, url: str, source: str = "", article_id: str | None = None) -> str:
         """Insert a queued article (an existing one with this id is left alone); return its id."""
         article_id = article_id or new_article_id()
-        now = utcnow()
-        with self._session() as s:
-            if s.get(Article, article_id) is None:
-                s.add(
-                    Article(
-                        id=article_id,
-                        url=url,
-                        source=source,
-                        status="queued",
-                        authors=[],
-                        tags=[],
-                        stage_timings={},
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
+        self.create_articles([(article_id, url)], source)
         return article_id
 
-    def save_page(self, article_id: str, page: FetchedPage, duration_ms: float) -> None:
+    def create_articles(self, items: Sequence[tuple[str, str]], source: str = "") -> None:
+        """Insert queued articles (id, url) in one transaction; ids already present are kept."""
+        if not items:
+            return
+        now = utcnow()
         with self._session() as s:
-            row = self._row(s, article_id)
-            existing = s.get(Page, article_id)
-            if existing is None:
-                existing = Page(article_id=article_id)
-                s.add(existing)
-            existing.final_url = page.final_url
-            existing.http_status = page.status
-            existing.content_type = page.content_type
-            existing.encoding = page.encoding
-            existing.html = page.html
-            existing.fetched_at = page.fetched_at
-            row.final_url = page.final_url
-            self._advance(row, "fetched", "fetch", duration_ms)
+            present = set(
+                s.scalars(select(Article.id).where(Article.id.in_([i for i, _ in items])))
+            )
+            rows = [
+                {
+                    "id": article_id,
+                    "url": url,
+                    "source": source,
+                    "status": Status.QUEUED.value,
+                    "authors": [],
+                    "tags": [],
+                    "stage_timings": {},
+                    "attempts": 0,
+                    "due_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for article_id, url in items
+                if article_id not in present
+            ]
+            if rows:
+                s.execute(insert(Article), rows)
 
-    def load_page(self, article_id: str) -> FetchedPage:
+    def delete_queued(self, article_ids: Sequence[str]) -> int:
+        """Remove articles that never left `queued` (a URL another crawler claimed first)."""
+        if not article_ids:
+            return 0
         with self._session() as s:
-            row = self._row(s, article_id)
-            page = s.get(Page, article_id)
-            if page is None:
-                raise LookupError(f"article {article_id} has no stored page")
-            return FetchedPage(
+            result = s.execute(
+                delete(Article).where(
+                    Article.id.in_(list(article_ids)), Article.status == Status.QUEUED.value
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    # --- what a stage starts from ---------------------------------------------------------------
+    def load_input(self, article_id: str, stage: Stage) -> StageInput | None:
+        """The article as `stage` needs it (one read transaction), or None when unknown."""
+        with self._session() as s:
+            row = s.get(Article, article_id)
+            if row is None:
+                return None
+            page = None
+            cleaned = None
+            waiting = row.status == status_before(stage).value
+            if waiting and stage is Stage.CLEAN:
+                stored = s.get(Page, article_id)
+                if stored is None:
+                    raise LookupError(f"article {article_id} has no stored page")
+                page = _page(row, stored)
+            elif waiting and stage in (Stage.DEDUP, Stage.CLASSIFY):
+                cleaned = _cleaned(row)
+            return StageInput(
+                article_id=row.id,
                 url=row.url,
-                final_url=page.final_url,
-                status=page.http_status,
-                content_type=page.content_type,
-                encoding=page.encoding,
-                html=page.html,
-                fetched_at=_aware(page.fetched_at) or utcnow(),
-            )
-
-    def save_cleaned(self, article_id: str, article: CleanedArticle, duration_ms: float) -> None:
-        with self._session() as s:
-            row = self._row(s, article_id)
-            row.title = article.title
-            row.text = article.text
-            row.lead = article.lead
-            row.authors = list(article.authors)
-            row.published_at = article.published_at
-            row.modified_at = article.modified_at
-            row.language = article.language
-            row.canonical_url = article.canonical_url
-            row.site_name = article.site_name
-            row.top_image = article.top_image
-            row.section = article.section
-            row.tags = list(article.tags)
-            row.word_count = article.word_count
-            self._advance(row, "cleaned", "clean", duration_ms)
-
-    def load_cleaned(self, article_id: str) -> CleanedArticle:
-        with self._session() as s:
-            row = self._row(s, article_id)
-            if row.text is None or row.title is None:
-                raise LookupError(f"article {article_id} has not been cleaned")
-            return CleanedArticle(
-                title=row.title,
-                text=row.text,
-                lead=row.lead,
-                authors=tuple(row.authors or ()),
-                published_at=row.published_at,
-                modified_at=row.modified_at,
-                language=row.language,
+                status=row.status,
+                attempts=row.attempts or 0,
                 canonical_url=row.canonical_url,
-                site_name=row.site_name,
-                top_image=row.top_image,
-                section=row.section,
-                tags=tuple(row.tags or ()),
+                page=page,
+                cleaned=cleaned,
             )
 
-    def save_verdict(self, article_id: str, verdict: DedupVerdict, duration_ms: float) -> None:
+    # --- moving an article on -------------------------------------------------------------------
+    def complete_stage(
+        self,
+        article_id: str,
+        stage: Stage,
+        output: StageOutput,
+        status: Status,
+        events: Sequence[EventRecord],
+        duration_ms: float | None = None,
+    ) -> bool:
+        """Save `stage`'s output, move the article to `status` and record `events`, in one
+        transaction; only while the article still waits for `stage`. False when it no longer
+        does (another delivery finished it first): nothing is written then."""
+        now = utcnow()
         with self._session() as s:
-            row = self._row(s, article_id)
-            row.cluster_id = verdict.cluster_id
-            row.duplicate_of = verdict.duplicate_of
-            row.version_of = verdict.version_of
-            row.dedup_level = verdict.level
-            row.similarity = verdict.similarity
-            if verdict.is_duplicate:
-                row.status_reason = f"duplicate of {verdict.duplicate_of} ({verdict.level})"
-            self._advance(
-                row, "duplicate" if verdict.is_duplicate else "deduplicated", "dedup", duration_ms
+            values: dict[str, Any] = {
+                "status": status.value,
+                "attempts": 0,
+                "due_at": now,
+                "updated_at": now,
+                **_output_columns(output),
+            }
+            if isinstance(output, DedupVerdict) and output.is_duplicate:
+                values["status_reason"] = f"duplicate of {output.duplicate_of} ({output.level})"
+            else:
+                values["status_reason"] = None
+            if not self._move(s, article_id, stage, values):
+                return False
+            if isinstance(output, FetchedPage):
+                s.merge(
+                    Page(
+                        article_id=article_id,
+                        final_url=output.final_url,
+                        http_status=output.status,
+                        content_type=output.content_type,
+                        encoding=output.encoding,
+                        html=output.html,
+                        fetched_at=output.fetched_at,
+                    )
+                )
+            if duration_ms is not None:
+                row = s.get(Article, article_id)
+                if row is not None:
+                    # Reassign (not mutate) so SQLAlchemy sees the JSON column change.
+                    row.stage_timings = {
+                        **(row.stage_timings or {}),
+                        stage.value: round(duration_ms, 2),
+                    }
+            self._add_events(s, events)
+            return True
+
+    def record_retry(
+        self,
+        article_id: str,
+        stage: Stage,
+        reason: str,
+        due_at: datetime,
+        events: Sequence[EventRecord],
+    ) -> bool:
+        """Count one failed attempt at `stage` and set when to try again (the article stays
+        where it is); False when the article no longer waits for `stage`."""
+        with self._session() as s:
+            values = {
+                "attempts": Article.attempts + 1,
+                "due_at": due_at,
+                "status_reason": reason[:1000],
+                "updated_at": utcnow(),
+            }
+            if not self._move(s, article_id, stage, values):
+                return False
+            self._add_events(s, events)
+            return True
+
+    def record_deferral(
+        self, article_id: str, stage: Stage, due_at: datetime, events: Sequence[EventRecord]
+    ) -> bool:
+        """The article waits for `stage` until `due_at`, no attempt spent (a polite host's turn,
+        our own database or Redis away); False when it no longer waits for `stage`."""
+        with self._session() as s:
+            if not self._move(s, article_id, stage, {"due_at": due_at}):
+                return False
+            self._add_events(s, events)
+            return True
+
+    def finish(
+        self,
+        article_id: str,
+        stage: Stage,
+        status: Status,
+        reason: str,
+        events: Sequence[EventRecord],
+    ) -> bool:
+        """End the article at `stage` as skipped or failed (quarantined, replayable) with
+        `reason`; False when it no longer waits for `stage`."""
+        if status not in (Status.SKIPPED, Status.FAILED):
+            raise ValueError(f"finish() ends an article as skipped or failed, not {status}")
+        now = utcnow()
+        values = {
+            "status": status.value,
+            "status_reason": reason[:1000],
+            "failed_stage": stage.value,
+            "due_at": None,
+            "updated_at": now,
+        }
+        with self._session() as s:
+            if not self._move(s, article_id, stage, values):
+                return False
+            self._add_events(s, events)
+            return True
+
+    def mark_failed(self, article_id: str, stage: Stage, reason: str) -> None:
+        """Quarantine an article whatever it waits for (an unusable URL at ingest)."""
+        with self._session() as s:
+            s.execute(
+                update(Article)
+                .where(Article.id == article_id)
+                .values(
+                    status=Status.FAILED.value,
+                    status_reason=reason[:1000],
+                    failed_stage=stage.value,
+                    due_at=None,
+                    updated_at=utcnow(),
+                )
             )
 
-    def save_classification(
-        self, article_id: str, result: Classification, duration_ms: float
-    ) -> None:
+    def reset_for_replay(self, article_id: str, from_status: Status) -> Stage | None:
+        """Put a failed or skipped article back in front of the stage it stopped at, with a
+        fresh retry budget; returns that stage, or None when the article is not `from_status`."""
         with self._session() as s:
-            row = self._row(s, article_id)
-            row.label = result.label
-            row.confidence = result.confidence
-            row.model_version = result.model_version
-            if result.language and not row.language:
-                row.language = result.language
-            self._advance(row, "stored", "classify", duration_ms)
-
-    def mark_skipped(self, article_id: str, stage: str, reason: str) -> None:
-        with self._session() as s:
-            row = self._row(s, article_id)
-            row.status_reason = reason
-            row.failed_stage = stage
-            self._advance(row, "skipped", None, None)
-
-    def mark_failed(self, article_id: str, stage: str, reason: str) -> None:
-        """Quarantine: the article stays failed at `stage` with `reason` until replayed."""
-        with self._session() as s:
-            row = self._row(s, article_id)
-            row.status_reason = reason
-            row.failed_stage = stage
-            self._advance(row, "failed", None, None)
-
-    def reset_for_replay(self, article_id: str, status: str) -> str:
-        """Put a quarantined/skipped article back to `status`; returns the stage it failed at."""
-        with self._session() as s:
-            row = self._row(s, article_id)
-            stage = row.failed_stage or "fetch"
-            row.failed_stage = None
-            row.status_reason = None
-            self._advance(row, status, None, None)
-            return stage
+            row = s.get(Article, article_id)
+            if row is None or row.status != from_status.value:
+                return None
+            stage = Stage(row.failed_stage or Stage.FETCH.value)
+            now = utcnow()
+            result = s.execute(
+                update(Article)
+                .where(Article.id == article_id, Article.status == from_status.value)
+                .values(
+                    status=status_before(stage).value,
+                    status_reason=None,
+                    failed_stage=None,
+                    attempts=0,
+                    due_at=now,
+                    updated_at=now,
+                )
+            )
+            return stage if _rowcount(result) == 1 else None
 
     def add_event(self, record: EventRecord) -> None:
         with self._session() as s:
-            s.add(
-                Event(
-                    article_id=record.article_id,
-                    event=record.event,
-                    stage=record.stage,
-                    outcome=record.outcome,
-                    duration_ms=record.duration_ms,
-                    queue_wait_ms=record.queue_wait_ms,
-                    attempt=record.attempt,
-                    worker=record.worker,
-                    detail=record.detail,
-                    at=record.at,
-                )
+            self._add_events(s, [record])
+
+    # --- the reconciler's view ------------------------------------------------------------------
+    def pending_due_before(
+        self, cutoff: datetime, limit: int = 1000, after: tuple[datetime, str] | None = None
+    ) -> list[PendingArticle]:
+        """Pending articles due before `cutoff`, oldest first (keyset-paged by `after`)."""
+        with self._session() as s:
+            query = (
+                select(Article.id, Article.status, Article.due_at)
+                .where(Article.status.in_([p.value for p in PENDING]), Article.due_at < cutoff)
+                .order_by(Article.due_at, Article.id)
+                .limit(limit)
             )
+            if after is not None:
+                due, last_id = after
+                query = query.where(
+                    or_(Article.due_at > due, and_(Article.due_at == due, Article.id > last_id))
+                )
+            return [
+                PendingArticle(id=i, status=st, due_at=_aware(d) or utcnow())
+                for i, st, d in s.execute(query)
+            ]
+
+    def mark_resent(self, resent: Sequence[tuple[str, str]], events: Sequence[EventRecord]) -> int:
+        """Record that pending articles (id, status) were sent to their stage again: due now.
+        Only those still in that status are touched; returns how many."""
+        if not resent:
+            return 0
+        now = utcnow()
+        moved = 0
+        with self._session() as s:
+            for article_id, status in resent:
+                result = s.execute(
+                    update(Article)
+                    .where(Article.id == article_id, Article.status == status)
+                    .values(due_at=now)
+                )
+                moved += _rowcount(result)
+            self._add_events(s, events)
+        return moved
+
+    def pending_summary(self) -> dict[str, tuple[int, datetime | None]]:
+        """Per pending status: how many articles, and the earliest due time among them."""
+        with self._session() as s:
+            rows = s.execute(
+                select(Article.status, func.count(), func.min(Article.due_at))
+                .where(Article.status.in_([p.value for p in PENDING]))
+                .group_by(Article.status)
+            )
+            return {status: (int(count), _aware(oldest)) for status, count, oldest in rows}
 
     # --- reads ----------------------------------------------------------------------------------
     def get(self, article_id: str) -> ArticleRecord | None:
@@ -287,6 +439,13 @@ class ArticleStore:
                 .order_by(Article.created_at)
             )
             return [_record(r) for r in rows]
+
+    def existing_ids(self, article_ids: Sequence[str]) -> set[str]:
+        """Which of `article_ids` are in the store."""
+        if not article_ids:
+            return set()
+        with self._session() as s:
+            return set(s.scalars(select(Article.id).where(Article.id.in_(list(article_ids)))))
 
     def status_of(self, article_id: str) -> str | None:
         with self._session() as s:
@@ -320,7 +479,7 @@ class ArticleStore:
         with self._session() as s:
             rows = s.execute(
                 select(Article.label, func.count())
-                .where(Article.status == "stored")
+                .where(Article.status == Status.STORED.value)
                 .group_by(Article.label)
             )
             return {label or "": count for label, count in rows}
@@ -338,19 +497,110 @@ class ArticleStore:
 
     # --- helpers --------------------------------------------------------------------------------
     @staticmethod
-    def _row(s: Session, article_id: str) -> Article:
-        row = s.get(Article, article_id)
-        if row is None:
-            raise LookupError(f"no article with id {article_id}")
-        return row
+    def _move(s: Session, article_id: str, stage: Stage, values: dict[str, Any]) -> bool:
+        """UPDATE the article with `values` only while it waits for `stage`. The write comes
+        first in the transaction, so SQLite takes its write lock (waiting its busy timeout)
+        instead of failing to upgrade a read snapshot."""
+        result = s.execute(
+            update(Article)
+            .where(Article.id == article_id, Article.status == status_before(stage).value)
+            .values(**values)
+        )
+        return _rowcount(result) == 1
 
     @staticmethod
-    def _advance(row: Article, status: str, stage: str | None, duration_ms: float | None) -> None:
-        row.status = status
-        row.updated_at = utcnow()
-        if stage is not None and duration_ms is not None:
-            # Reassign (not mutate) so SQLAlchemy sees the JSON column change.
-            row.stage_timings = {**(row.stage_timings or {}), stage: round(duration_ms, 2)}
+    def _add_events(s: Session, events: Sequence[EventRecord]) -> None:
+        if events:
+            s.execute(insert(Event), [_event_row(e) for e in events])
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _event_row(record: EventRecord) -> dict[str, Any]:
+    return {
+        "article_id": record.article_id,
+        "event": record.event,
+        "stage": record.stage,
+        "outcome": record.outcome,
+        "duration_ms": record.duration_ms,
+        "queue_wait_ms": record.queue_wait_ms,
+        "attempt": record.attempt,
+        "worker": record.worker,
+        "detail": record.detail,
+        "at": record.at,
+    }
+
+
+def _output_columns(output: StageOutput) -> dict[str, Any]:
+    """The article columns a stage's output fills in."""
+    if isinstance(output, FetchedPage):
+        return {"final_url": output.final_url}
+    if isinstance(output, CleanedArticle):
+        return {
+            "title": output.title,
+            "text": output.text,
+            "lead": output.lead,
+            "authors": list(output.authors),
+            "published_at": output.published_at,
+            "modified_at": output.modified_at,
+            "language": output.language,
+            "canonical_url": output.canonical_url,
+            "site_name": output.site_name,
+            "top_image": output.top_image,
+            "section": output.section,
+            "tags": list(output.tags),
+            "word_count": output.word_count,
+        }
+    if isinstance(output, DedupVerdict):
+        return {
+            "cluster_id": output.cluster_id,
+            "duplicate_of": output.duplicate_of,
+            "version_of": output.version_of,
+            "dedup_level": output.level,
+            "similarity": output.similarity,
+        }
+    columns: dict[str, Any] = {
+        "label": output.label,
+        "confidence": output.confidence,
+        "model_version": output.model_version,
+    }
+    if output.language:
+        # The clean stage's language wins; classify fills it in only where clean found none.
+        columns["language"] = func.coalesce(Article.language, output.language)
+    return columns
+
+
+def _page(row: Article, page: Page) -> FetchedPage:
+    return FetchedPage(
+        url=row.url,
+        final_url=page.final_url,
+        status=page.http_status,
+        content_type=page.content_type,
+        encoding=page.encoding,
+        html=page.html,
+        fetched_at=_aware(page.fetched_at) or utcnow(),
+    )
+
+
+def _cleaned(row: Article) -> CleanedArticle:
+    if row.text is None or row.title is None:
+        raise LookupError(f"article {row.id} has not been cleaned")
+    return CleanedArticle(
+        title=row.title,
+        text=row.text,
+        lead=row.lead,
+        authors=tuple(row.authors or ()),
+        published_at=row.published_at,
+        modified_at=row.modified_at,
+        language=row.language,
+        canonical_url=row.canonical_url,
+        site_name=row.site_name,
+        top_image=row.top_image,
+        section=row.section,
+        tags=tuple(row.tags or ()),
+    )
 
 
 def _record(row: Article) -> ArticleRecord:
@@ -381,6 +631,8 @@ def _record(row: Article) -> ArticleRecord:
         stage_timings=dict(row.stage_timings or {}),
         created_at=_aware(row.created_at) or utcnow(),
         updated_at=_aware(row.updated_at) or utcnow(),
+        attempts=row.attempts or 0,
+        due_at=_aware(row.due_at),
     )
 
 

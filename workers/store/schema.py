@@ -10,8 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# The statuses of an article still waiting for a stage (workers.pipeline.PENDING, spelled out:
+# the schema must not change when code is refactored). Only these rows are in the due index.
+PENDING_SQL = "status IN ('queued', 'fetched', 'cleaned', 'deduplicated')"
 
 
 class Base(DeclarativeBase):
@@ -20,6 +24,16 @@ class Base(DeclarativeBase):
 
 class Article(Base):
     __tablename__ = "articles"
+    # The reconciler's question, "which pending articles were due long ago?", reads a partial
+    # index that holds the few pending rows, not the millions of finished ones.
+    __table_args__ = (
+        Index(
+            "ix_articles_pending_due",
+            "due_at",
+            postgresql_where=text(PENDING_SQL),
+            sqlite_where=text(PENDING_SQL),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     url: Mapped[str] = mapped_column(Text, index=True)
@@ -28,6 +42,12 @@ class Article(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     status_reason: Mapped[str | None] = mapped_column(Text)
     failed_stage: Mapped[str | None] = mapped_column(String(16))
+    # Failed attempts at the stage the article waits for (reset when it moves on): the retry
+    # budget lives here, not in a message, so it survives lost and re-sent messages.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the article is due at its next stage: set at every move (now), retry or deferral
+    # (later). A pending article long past due with no message anywhere is stranded.
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     final_url: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,367 @@
+"""The queue semantics of one stage delivery, with in-memory effects (no Celery, no Redis).
+
+Each test states one rule of `workers.runner.StageRunner`: what is saved, what is sent on,
+what is put off and until when, what is quarantined and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.fakes import MemoryDeferrals, MemoryGuard, MemoryQueue, MemoryStore
+from workers.errors import Deferred, PermanentError, SkipArticle, TransientError
+from workers.models import Classification, DedupVerdict, FetchedPage, SlotReservation
+from workers.pipeline import Stage, Status
+from workers.runner import Delivery, Outcome, RetryPolicy, StageRunner, backoff_delay
+from workers.settings import Settings
+from workers.steps import StepOutcome, StepResult
+from workers.store.repository import StageInput
+from workers.tracing import Tracer
+
+NOW = 1_800_000_000.0
+PAGE = FetchedPage(
+    url="https://news.example/a",
+    final_url="https://news.example/a",
+    status=200,
+    content_type="text/html",
+    encoding="utf-8",
+    html="<p>story</p>",
+    fetched_at=datetime.fromtimestamp(NOW, UTC),
+)
+
+
+class TimeLimitError(Exception):
+    """Stands in for Celery's SoftTimeLimitExceeded."""
+
+
+class Harness:
+    def __init__(self, policy: RetryPolicy | None = None) -> None:
+        self.store = MemoryStore()
+        self.guard = MemoryGuard()
+        self.deferrals = MemoryDeferrals()
+        self.queue = MemoryQueue()
+        self.behaviour: dict[Stage, Callable[[StageInput], StepResult]] = {
+            Stage.FETCH: lambda inp: StepResult(PAGE, StepOutcome.OK),
+            Stage.CLASSIFY: lambda inp: StepResult(
+                Classification("world", 0.9, "en", "m1"), StepOutcome.OK
+            ),
+        }
+        self.seen_slots: list[SlotReservation | None] = []
+        self.runner = StageRunner(
+            store=self.store,
+            guard=self.guard,
+            deferrals=self.deferrals,
+            publisher=self.queue,
+            steps={stage: self._step(stage) for stage in Stage},
+            tracer=Tracer(None),
+            policy=policy or RetryPolicy(),
+            process_id="test-host:4242",
+            infra_errors=(ConnectionError,),
+            time_limit_errors=(TimeLimitError,),
+            clock=lambda: NOW,
+        )
+
+    def _step(self, stage: Stage) -> Callable[[StageInput, SlotReservation | None], StepResult]:
+        def step(inp: StageInput, slot: SlotReservation | None) -> StepResult:
+            self.seen_slots.append(slot)
+            return self.behaviour[stage](inp)
+
+        return step
+
+    def when(self, stage: Stage, behaviour: Callable[[StageInput], StepResult]) -> None:
+        self.behaviour[stage] = behaviour
+
+    def fails(self, stage: Stage, error: Exception) -> None:
+        def raise_it(_: StageInput) -> StepResult:
+            raise error
+
+        self.behaviour[stage] = raise_it
+
+    def deliver(self, stage: Stage = Stage.FETCH, article_id: str = "a1", **kw: object) -> Outcome:
+        return self.runner.run(Delivery(stage, article_id, **kw)).outcome  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def h() -> Harness:
+    harness = Harness()
+    harness.store.add("a1", "https://news.example/a")
+    return harness
+
+
+# --- moving on ---------------------------------------------------------------------------------
+
+
+def test_a_finished_stage_saves_its_result_and_sends_the_article_to_the_next(h: Harness) -> None:
+    assert h.deliver(enqueued_at=NOW - 2.5) is Outcome.ADVANCED
+    article = h.store.articles["a1"]
+    assert article.status is Status.FETCHED
+    assert article.outputs["fetch"] == PAGE
+    assert [(m.stage, m.article_id) for m in h.queue.sent] == [(Stage.CLEAN, "a1")]
+    [event] = h.store.events
+    assert (event.event, event.outcome, event.queue_wait_ms) == ("article_fetched", "ok", 2500.0)
+
+
+def test_the_last_stage_stores_the_article_and_sends_nothing(h: Harness) -> None:
+    h.store.articles["a1"].status = Status.DEDUPLICATED
+    assert h.deliver(Stage.CLASSIFY, enqueued_at=NOW - 1) is Outcome.FINISHED
+    assert h.store.articles["a1"].status is Status.STORED
+    assert h.queue.sent == []
+    classified, stored = h.store.events
+    assert (classified.event, stored.event) == ("article_classified", "article_stored")
+    # The queue wait belongs to the classify stage, counted once.
+    assert (classified.queue_wait_ms, stored.queue_wait_ms) == (1000.0, None)
+
+
+def test_a_duplicate_ends_the_chain_as_duplicate(h: Harness) -> None:
+    h.store.articles["a1"].status = Status.CLEANED
+    verdict = DedupVerdict(True, "c0", duplicate_of="a0", level="exact")
+    h.when(
+        Stage.DEDUP,
+        lambda inp: StepResult(verdict, StepOutcome.DUPLICATE, ends_as=Status.DUPLICATE),
+    )
+    assert h.deliver(Stage.DEDUP) is Outcome.FINISHED
+    assert h.store.articles["a1"].status is Status.DUPLICATE
+    assert h.queue.sent == []
+
+
+def test_a_result_is_saved_once_when_another_delivery_finished_first(h: Harness) -> None:
+    def finished_elsewhere_meanwhile(inp: StageInput) -> StepResult:
+        h.store.articles["a1"].status = Status.FETCHED  # a racing delivery saved its page
+        return StepResult(PAGE, StepOutcome.OK)
+
+    h.when(Stage.FETCH, finished_elsewhere_meanwhile)
+    assert h.deliver() is Outcome.ALREADY_DONE
+    assert h.store.events == []
+    assert h.queue.sent == []  # the delivery that saved it sent the article on
+
+
+def test_a_redelivered_message_after_the_result_was_saved_sends_the_article_on_again(
+    h: Harness,
+) -> None:
+    """The worker may have died between saving and sending: the next message is re-sent
+    (the next stage is idempotent too)."""
+    h.store.articles["a1"].status = Status.FETCHED
+    assert h.deliver(Stage.FETCH) is Outcome.ALREADY_DONE
+    assert [m.stage for m in h.queue.sent] == [Stage.CLEAN]
+    assert h.store.events == []
+
+
+def test_a_message_for_a_finished_article_is_dropped(h: Harness) -> None:
+    h.store.articles["a1"].status = Status.STORED
+    assert h.deliver(Stage.CLEAN) is Outcome.ALREADY_DONE
+    assert h.queue.sent == []
+
+
+def test_a_message_for_a_later_stage_than_the_article_waits_for_is_dropped(h: Harness) -> None:
+    assert h.deliver(Stage.DEDUP) is Outcome.NOT_WAITING
+    assert h.store.articles["a1"].status is Status.QUEUED
+    assert h.queue.sent == []
+    assert h.store.events == []
+
+
+def test_a_message_for_an_unknown_article_is_dropped(h: Harness) -> None:
+    assert h.deliver(article_id="nobody") is Outcome.UNKNOWN_ARTICLE
+
+
+def test_when_the_next_message_cannot_be_sent_the_saved_status_waits_for_the_reconciler(
+    h: Harness,
+) -> None:
+    h.queue.down = True
+    assert h.deliver() is Outcome.ADVANCED
+    assert h.store.articles["a1"].status is Status.FETCHED  # pending: the reconciler's
+
+
+# --- failures ----------------------------------------------------------------------------------
+
+
+def test_a_transient_failure_is_retried_later_through_redis_not_an_eta_message(
+    h: Harness,
+) -> None:
+    h.fails(Stage.FETCH, TransientError("http_503", "busy"))
+    assert h.deliver() is Outcome.RETRY_SCHEDULED
+    article = h.store.articles["a1"]
+    assert (article.status, article.attempts) == (Status.QUEUED, 1)
+    _entry, at = h.deferrals.of("fetch", "a1")
+    assert 0 < at - NOW <= 2.0  # the first back-off is up to NEWSFLOW_RETRY_BACKOFF (2 s)
+    assert article.due_at == datetime.fromtimestamp(at, UTC)  # the store knows when, too
+    assert h.queue.sent == []
+    assert h.store.event_names("a1") == ["article_retrying"]
+
+
+def test_transient_failures_are_retried_exactly_max_retries_times_then_quarantined() -> None:
+    """Uses the default policy: NEWSFLOW_MAX_RETRIES=5, so six attempts in all."""
+    h = Harness(RetryPolicy(max_retries=Settings().max_retries))
+    h.store.add("a1", "https://news.example/a")
+    h.fails(Stage.FETCH, TransientError("http_503", "busy"))
+    outcomes = [h.deliver() for _ in range(6)]
+    assert outcomes == [Outcome.RETRY_SCHEDULED] * 5 + [Outcome.QUARANTINED]
+    article = h.store.articles["a1"]
+    assert article.status is Status.FAILED
+    assert article.reason == "http_503: busy (gave up after 6 attempts)"
+    assert h.store.event_names("a1") == ["article_retrying"] * 5 + ["article_failed"]
+
+
+def test_the_retry_budget_is_the_articles_not_the_messages(h: Harness) -> None:
+    """A message lost and re-sent by the reconciler does not reset the count."""
+    h.fails(Stage.FETCH, TransientError("timeout"))
+    h.deliver(message_id="m1")
+    h.deliver(message_id="m2-resent-by-reconciler", redelivered=True)
+    assert h.store.articles["a1"].attempts == 2
+
+
+def test_a_page_that_recovers_before_the_budget_runs_out_is_stored() -> None:
+    h = Harness()
+    h.store.add("a1", "https://news.example/a")
+    answers = iter([TransientError("http_503")] * 5)
+
+    def flaky(inp: StageInput) -> StepResult:
+        error = next(answers, None)
+        if error is not None:
+            raise error
+        return StepResult(PAGE, StepOutcome.OK)
+
+    h.when(Stage.FETCH, flaky)
+    outcomes = [h.deliver() for _ in range(6)]
+    assert outcomes[-1] is Outcome.ADVANCED
+    assert h.store.articles["a1"].status is Status.FETCHED
+
+
+def test_back_off_grows_with_attempts_and_stays_under_the_cap() -> None:
+    delays = [backoff_delay(attempt, 2.0, 60.0) for attempt in range(12) for _ in range(50)]
+    assert all(0.05 <= d <= 60.0 for d in delays)
+    assert max(backoff_delay(0, 2.0, 60.0) for _ in range(200)) <= 2.0
+    assert backoff_delay(4, 2.0, 600.0, rng=lambda lo, hi: hi) == 32.0
+
+
+def test_a_servers_retry_after_is_the_least_wait_but_never_past_the_cap() -> None:
+    assert all(backoff_delay(0, 2.0, 600.0, 120.0) >= 120.0 for _ in range(50))
+    assert backoff_delay(0, 2.0, 60.0, 3600.0) == 60.0
+
+
+def test_a_permanent_failure_is_quarantined_at_once_with_its_reason(h: Harness) -> None:
+    h.fails(Stage.FETCH, PermanentError("http_404", "https://news.example/a"))
+    assert h.deliver() is Outcome.QUARANTINED
+    article = h.store.articles["a1"]
+    assert (article.status, article.failed_stage) == (Status.FAILED, "fetch")
+    assert article.reason == "http_404: https://news.example/a"
+    assert h.deferrals.entries == {}
+
+
+def test_not_an_article_is_skipped_with_its_reason(h: Harness) -> None:
+    h.store.articles["a1"].status = Status.FETCHED
+    h.fails(Stage.CLEAN, SkipArticle("index_page", "a section front"))
+    assert h.deliver(Stage.CLEAN) is Outcome.SKIPPED
+    assert h.store.articles["a1"].status is Status.SKIPPED
+    assert h.store.articles["a1"].reason == "index_page: a section front"
+
+
+def test_a_bug_quarantines_the_article_with_the_error_for_replay(h: Harness) -> None:
+    h.fails(Stage.FETCH, KeyError("oops"))
+    assert h.deliver() is Outcome.QUARANTINED
+    assert (h.store.articles["a1"].reason or "").startswith("unexpected_error: KeyError")
+
+
+def test_the_soft_time_limit_counts_as_a_transient_failure(h: Harness) -> None:
+    h.fails(Stage.FETCH, TimeLimitError())
+    assert h.deliver() is Outcome.RETRY_SCHEDULED
+    assert (h.store.articles["a1"].reason or "").startswith("time_limit")
+
+
+# --- waiting without spending retries -----------------------------------------------------------
+
+
+def test_a_busy_host_defers_the_article_to_its_reserved_slot_without_spending_a_retry(
+    h: Harness,
+) -> None:
+    slot = SlotReservation("news.example", NOW + 90)
+    h.fails(Stage.FETCH, Deferred("host_busy", NOW + 90, reservation=slot))
+    assert h.deliver() is Outcome.DEFERRED
+    entry, at = h.deferrals.of("fetch", "a1")
+    assert (at, entry.reservation) == (NOW + 90, slot)
+    article = h.store.articles["a1"]
+    assert (article.status, article.attempts) == (Status.QUEUED, 0)
+    assert h.store.event_names("a1") == ["article_deferred"]
+
+
+def test_a_deferred_delivery_brings_its_reserved_slot_to_the_stage(h: Harness) -> None:
+    slot = SlotReservation("news.example", NOW)
+    assert h.deliver(reservation=slot) is Outcome.ADVANCED
+    assert h.seen_slots == [slot]
+
+
+def test_waiting_for_a_polite_host_never_exhausts_the_retries() -> None:
+    h = Harness(RetryPolicy(max_retries=1))
+    h.store.add("a1", "https://news.example/a")
+    h.fails(Stage.FETCH, Deferred("host_busy", NOW + 1))
+    assert {h.deliver() for _ in range(20)} == {Outcome.DEFERRED}
+    assert h.store.articles["a1"].status is Status.QUEUED
+
+
+# --- our own infrastructure ---------------------------------------------------------------------
+
+
+def test_an_unreachable_database_puts_the_delivery_off_and_counts_nothing(h: Harness) -> None:
+    h.store.down = True
+    assert h.deliver(infra_attempt=3) is Outcome.WAITING_FOR_INFRASTRUCTURE
+    entry, at = h.deferrals.of("fetch", "a1")
+    assert entry.infra_attempt == 4
+    assert 0 < at - NOW <= RetryPolicy().infra_backoff_max_s
+    h.store.down = False
+    assert h.store.articles["a1"].attempts == 0
+
+
+def test_our_own_outages_never_quarantine_an_article(h: Harness) -> None:
+    h.fails(Stage.FETCH, ConnectionError("redis went away mid-stage"))
+    outcomes = {h.deliver(infra_attempt=n) for n in range(50)}
+    assert outcomes == {Outcome.WAITING_FOR_INFRASTRUCTURE}
+    assert h.store.articles["a1"].status is Status.QUEUED
+    assert h.store.events == []
+
+
+def test_when_nothing_can_be_recorded_the_error_goes_up_to_the_broker(h: Harness) -> None:
+    """Database and Redis both away: the message is left to redelivery, the article (pending
+    in the store) to the reconciler."""
+    h.store.down = True
+    h.deferrals.down = True
+    with pytest.raises(ConnectionError):
+        h.deliver()
+
+
+# --- one delivery at a time, and deliveries that never finish ------------------------------------
+
+
+def test_a_delivery_finds_its_article_busy_and_looks_again_when_the_lock_expires(
+    h: Harness,
+) -> None:
+    h.guard.locks[("fetch", "a1")] = ("other-host:7:abc", 120.0)
+    assert h.deliver() is Outcome.BUSY
+    _, at = h.deferrals.of("fetch", "a1")
+    assert at - NOW == pytest.approx(120.5)
+    assert h.guard.deliveries == {}  # a busy look is not a delivery that died
+
+
+def test_the_stage_lock_is_released_whatever_the_outcome(h: Harness) -> None:
+    h.fails(Stage.FETCH, TransientError("timeout"))
+    h.deliver()
+    assert h.guard.locks == {}
+    assert h.guard.deliveries == {}
+
+
+def test_a_page_that_keeps_killing_its_worker_is_quarantined_as_worker_lost(
+    h: Harness,
+) -> None:
+    max_deliveries = Settings().max_deliveries
+    for _ in range(max_deliveries):
+        h.guard.crash("fetch", "a1")
+    assert h.deliver() is Outcome.QUARANTINED
+    article = h.store.articles["a1"]
+    assert article.status is Status.FAILED
+    assert (article.reason or "").startswith(f"worker_lost: delivered {max_deliveries + 1} times")
+
+
+def test_a_crash_or_two_is_survived(h: Harness) -> None:
+    h.guard.crash("fetch", "a1")
+    assert h.deliver() is Outcome.ADVANCED

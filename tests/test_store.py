@@ -1,0 +1,199 @@
+"""The article store: the source of truth every stage writes to.
+
+The status-move contract is tested against the real store on SQLite and PostgreSQL and against
+the in-memory store the runner's tests use (tests/fakes.py), so the fake cannot drift from the
+real thing. The rest (pages, replay, the reconciler's query) against the real store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.fakes import MemoryStore
+from workers.models import CleanedArticle, DedupVerdict, FetchedPage
+from workers.pipeline import Stage, Status
+from workers.store import ArticleStore, EventRecord, open_store
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+PAGE = FetchedPage(
+    url="https://news.example/a",
+    final_url="https://news.example/a?final",
+    status=200,
+    content_type="text/html",
+    encoding="utf-8",
+    html="<html><body><p>story</p></body></html>",
+    fetched_at=NOW,
+)
+CLEANED = CleanedArticle(title="A story", text="First paragraph.\n\nSecond.", language="en")
+
+
+def event(article_id: str, name: str = "article_fetched") -> EventRecord:
+    return EventRecord(article_id=article_id, event=name, stage="fetch", outcome="ok", at=NOW)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[ArticleStore]:
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    real = open_store(url)
+    yield real
+    real.engine.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Any]:
+    """The contract's subjects: the in-memory fake and the real store."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    real = open_store(url)
+    yield real
+    real.engine.dispose()
+
+
+def new_article(store: Any, article_id: str = "a1") -> str:
+    if isinstance(store, MemoryStore):
+        store.add(article_id, "https://news.example/a")
+    else:
+        store.create_article("https://news.example/a", "test", article_id)
+    return article_id
+
+
+def status_of(store: Any, article_id: str) -> str:
+    if isinstance(store, MemoryStore):
+        return store.articles[article_id].status.value
+    return str(store.status_of(article_id))
+
+
+# --- the contract -------------------------------------------------------------------------------
+
+
+def test_a_stage_result_moves_the_article_on_once(any_store: Any) -> None:
+    aid = new_article(any_store)
+    first = any_store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid)])
+    second = any_store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid)])
+    assert (first, second) == (True, False)
+    assert status_of(any_store, aid) == "fetched"
+
+
+def test_a_stage_cannot_save_for_an_article_waiting_for_another_stage(any_store: Any) -> None:
+    aid = new_article(any_store)
+    assert not any_store.complete_stage(aid, Stage.CLEAN, CLEANED, Status.CLEANED, [])
+    assert status_of(any_store, aid) == "queued"
+
+
+def test_retries_count_up_and_keep_the_article_where_it_is(any_store: Any) -> None:
+    aid = new_article(any_store)
+    assert any_store.record_retry(aid, Stage.FETCH, "http_503", NOW, [])
+    assert any_store.record_retry(aid, Stage.FETCH, "http_503", NOW, [])
+    assert any_store.load_input(aid, Stage.FETCH).attempts == 2
+    assert status_of(any_store, aid) == "queued"
+
+
+def test_moving_on_resets_the_retry_count(any_store: Any) -> None:
+    aid = new_article(any_store)
+    any_store.record_retry(aid, Stage.FETCH, "timeout", NOW, [])
+    any_store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [])
+    assert any_store.load_input(aid, Stage.CLEAN).attempts == 0
+
+
+@pytest.mark.parametrize("ending", [Status.FAILED, Status.SKIPPED])
+def test_an_article_ends_failed_or_skipped_once(any_store: Any, ending: Status) -> None:
+    aid = new_article(any_store)
+    assert any_store.finish(aid, Stage.FETCH, ending, "why", [])
+    assert not any_store.finish(aid, Stage.FETCH, ending, "why again", [])
+    assert not any_store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [])
+    assert status_of(any_store, aid) == ending.value
+
+
+# --- the real store ------------------------------------------------------------------------------
+
+
+def test_the_result_the_status_and_the_events_are_saved_together(store: ArticleStore) -> None:
+    aid = store.create_article("https://news.example/a", "test")
+    store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid)], 12.5)
+    inp = store.load_input(aid, Stage.CLEAN)
+    assert inp is not None
+    assert inp.page is not None
+    assert (inp.page.html, inp.page.final_url) == (PAGE.html, PAGE.final_url)
+    assert [e.event for e in store.events(aid)] == ["article_fetched"]
+    record = store.get(aid)
+    assert record is not None
+    assert record.stage_timings == {"fetch": 12.5}
+
+
+def test_a_refused_move_writes_no_events(store: ArticleStore) -> None:
+    aid = store.create_article("https://news.example/a", "test")
+    store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid)])
+    store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid, "again")])
+    assert [e.event for e in store.events(aid)] == ["article_fetched"]
+
+
+def test_dedup_and_classify_start_from_the_cleaned_text(store: ArticleStore) -> None:
+    aid = store.create_article("https://news.example/a", "test")
+    store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [])
+    store.complete_stage(aid, Stage.CLEAN, CLEANED, Status.CLEANED, [])
+    inp = store.load_input(aid, Stage.DEDUP)
+    assert inp is not None
+    assert inp.cleaned is not None
+    assert inp.cleaned.text == CLEANED.text
+    verdict = DedupVerdict(True, "c0", duplicate_of="a0", level="exact")
+    store.complete_stage(aid, Stage.DEDUP, verdict, Status.DUPLICATE, [])
+    record = store.get(aid)
+    assert record is not None
+    assert (record.status, record.duplicate_of) == ("duplicate", "a0")
+    assert record.status_reason == "duplicate of a0 (exact)"
+
+
+def test_replay_puts_a_failed_article_back_before_its_stage_with_a_fresh_budget(
+    store: ArticleStore,
+) -> None:
+    aid = store.create_article("https://news.example/a", "test")
+    store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [])
+    store.record_retry(aid, Stage.CLEAN, "time_limit", NOW, [])
+    store.finish(aid, Stage.CLEAN, Status.FAILED, "gave up", [])
+    assert store.reset_for_replay(aid, Status.SKIPPED) is None  # it is not skipped
+    assert store.reset_for_replay(aid, Status.FAILED) is Stage.CLEAN
+    record = store.get(aid)
+    assert record is not None
+    assert (record.status, record.attempts, record.status_reason) == ("fetched", 0, None)
+
+
+def test_pending_articles_overdue_are_listed_oldest_first_in_pages(store: ArticleStore) -> None:
+    ids = [store.create_article(f"https://news.example/{n}", "test") for n in range(5)]
+    for n, aid in enumerate(ids):
+        store.record_deferral(aid, Stage.FETCH, NOW - timedelta(minutes=10 - n), [])
+    store.finish(ids[0], Stage.FETCH, Status.FAILED, "gone", [])  # finished: not pending
+    store.record_deferral(ids[4], Stage.FETCH, NOW + timedelta(hours=1), [])  # due later
+    first = store.pending_due_before(NOW, limit=2)
+    rest = store.pending_due_before(NOW, limit=10, after=(first[-1].due_at, first[-1].id))
+    assert [p.id for p in first + rest] == ids[1:4]
+    assert {p.status for p in first + rest} == {"queued"}
+
+
+def test_creating_articles_twice_keeps_the_first(store: ArticleStore) -> None:
+    store.create_articles([("a1", "https://news.example/a")], "feed")
+    store.complete_stage("a1", Stage.FETCH, PAGE, Status.FETCHED, [])
+    store.create_articles([("a1", "https://news.example/a"), ("a2", "https://x.example/")], "f")
+    assert store.status_of("a1") == "fetched"
+    assert store.status_of("a2") == "queued"
+
+
+def test_only_articles_still_queued_are_withdrawn(store: ArticleStore) -> None:
+    store.create_articles([("a1", "https://a.example/"), ("a2", "https://b.example/")], "f")
+    store.complete_stage("a1", Stage.FETCH, PAGE, Status.FETCHED, [])
+    assert store.delete_queued(["a1", "a2"]) == 1
+    assert store.status_of("a1") == "fetched"
+    assert store.status_of("a2") is None
+
+
+def test_the_pending_summary_counts_pending_articles_by_status(store: ArticleStore) -> None:
+    for n in range(3):
+        store.create_article(f"https://news.example/{n}", "test", f"a{n}")
+    store.complete_stage("a0", Stage.FETCH, PAGE, Status.FETCHED, [])
+    summary = store.pending_summary()
+    assert {k: v[0] for k, v in summary.items()} == {"queued": 2, "fetched": 1}

@@ -1,0 +1,31 @@
+"""Paying a stage's first-use costs before a worker takes its first message.
+
+The classifier loads its model on first use and the extractor imports its lazy parts on its first
+page; a worker that did this on its first article would show that article as seconds slow. Each
+process warms the stages of the queues it consumes: prefork pool processes as they start, a
+threads/solo worker before it starts consuming. `article.html` is a real-shaped article page
+(the bundled sample site's), so the extractor's whole path runs once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection
+from importlib import resources
+
+from workers.errors import SkipArticle
+
+WARM_UP_PAGE = resources.files("workers.warmup").joinpath("article.html")
+
+
+def warm_up(queues: Collection[str]) -> None:
+    """Load what the stages of `queues` need (model, extractor) in this process."""
+    if "classify" in queues:
+        from workers.services import get_services
+
+        get_services().classifiers.current()
+    if "clean" in queues:
+        from workers.stages.clean import clean_page
+
+        with contextlib.suppress(SkipArticle):
+            clean_page(WARM_UP_PAGE.read_text(encoding="utf-8"), "https://ledger.example/")
