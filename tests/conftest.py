@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from sqlalchemy import create_engine, text
+
+from workers.services import Services
+from workers.settings import Settings
 
 TEST_REDIS_DB = int(os.environ.get("NEWSFLOW_TEST_REDIS_DB", "9"))
 TEST_REDIS_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
@@ -76,3 +80,34 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def make_services() -> Iterator[Callable[[Settings], Services]]:
+    """Build `Services` for a test; their connections are closed when it ends (a pool left to
+    the garbage collector warns, and warnings are errors here)."""
+    made: list[Services] = []
+
+    def make(settings: Settings) -> Services:
+        made.append(Services(settings))
+        return made[-1]
+
+    yield make
+    for svc in made:
+        svc.close()
+
+
+@pytest.fixture
+def make_celery() -> Iterator[Callable[[Settings], Any]]:
+    """A Celery app (for publishing) per settings; its broker connections closed at the end."""
+    from workers.app import create_app
+
+    made: list[Any] = []
+
+    def make(settings: Settings) -> Any:
+        made.append(create_app(settings))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.close()

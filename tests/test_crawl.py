@@ -242,3 +242,21 @@ def test_a_busy_host_postpones_the_poll_without_counting_a_failure(
     assert state is not None
     assert state.consecutive_failures == 0
     assert (state.next_due_at - datetime.now(UTC)).total_seconds() > 60
+
+
+def test_after_the_seen_set_is_lost_the_store_still_knows_what_was_ingested(
+    server: LocalServer, svc: Services, redis_client: object, key_prefix: str
+) -> None:
+    """A Redis restart without persistence empties the seen-set; a feed polled again must not
+    have its articles fetched and stored a second time."""
+    url = serve_rss(server, "/feed.xml", rss(server.url("/a.html"), server.url("/b.html")))
+    first = Sent()
+    crawl_feed(url, svc, first, lambda child: None)
+    for key in redis_client.scan_iter(match=f"{key_prefix}:seen:*"):  # type: ignore[attr-defined]
+        redis_client.delete(key)  # type: ignore[attr-defined]
+    again = Sent()
+    report = crawl_feed(url, svc, again, lambda child: None)
+    assert len(first) == 2
+    assert again == []
+    assert sorted(report.already_seen) == sorted([server.url("/a.html"), server.url("/b.html")])
+    assert svc.seen_urls.unseen([server.url("/a.html")]) == []  # the cache is warm again

@@ -97,3 +97,15 @@ def test_fingerprint_is_the_same_in_another_process() -> None:
     assert out == "|".join(
         [here.exact, here.signature.hex(), ",".join(here.bands), here.numbers.hex()]
     )
+
+
+def test_a_canonical_link_that_is_not_a_usable_url_falls_back_to_the_articles_own() -> None:
+    """A page whose <link rel=canonical> has a percent-encoded host is deduplicated under the
+    URL it was fetched from, not quarantined as bad_url."""
+    from workers.steps import dedup_key
+    from workers.store.repository import StageInput
+
+    inp = StageInput(article_id="a1", url="https://news.example/a", status="cleaned", attempts=0)
+    assert dedup_key(inp, "https://%65xample.com/story") == "https://news.example/a"
+    assert dedup_key(inp, "https://news.example/a?utm_source=x") == "https://news.example/a"
+    assert dedup_key(inp, None) == "https://news.example/a"

@@ -91,11 +91,16 @@ def test_a_claimed_feed_is_not_due_again_until_its_lease_ends(feeds: FeedStore) 
     assert feeds.claim_due() == []
 
 
-def _scheduler_process(database_url: str, redis_url: str, prefix: str, out_key: str) -> None:
+def _scheduler_process(
+    database_url: str,
+    redis_url: str,
+    prefix: str,
+    out_key: str,
+) -> None:
     settings = Settings().with_overrides(
         database_url=database_url, redis_url=redis_url, key_prefix=prefix
     )
-    svc = Services(settings)
+    svc = Services(settings)  # in a process of its own, which exits when done
     client = redis.Redis.from_url(redis_url)
     owner = multiprocessing.current_process().name
     deadline = time.monotonic() + 2.0

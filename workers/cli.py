@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "trace",
     "articles",
     "replay",
+    "doctor",
     "extract",
     "dedup",
     "classify",

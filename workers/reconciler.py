@@ -197,17 +197,19 @@ def stranded_summary(
 
 
 class RedisQueueProbe:
-    """Reads the head of a kombu Redis queue (the oldest message) for its enqueue time."""
+    """Reads the head of a kombu Redis queue (the oldest message) for its enqueue time.
+    `key_prefix` is kombu's `global_keyprefix`, when the broker uses one."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, key_prefix: str = "") -> None:
         self._client = client
+        self._prefix = key_prefix
 
     def oldest_enqueued_at(self, queue: str) -> float | None:
         """When the oldest message waiting in `queue` was published (its `enqueued_at`
         header); None when the queue is empty. kombu pushes new messages on the left and
         consumers pop on the right, so the oldest is the rightmost. A message without the
         header answers 0.0, "as old as can be", so nothing is taken for gone behind it."""
-        raw = self._client.lindex(queue, -1)
+        raw = self._client.lindex(f"{self._prefix}{queue}", -1)
         if raw is None:
             return None
         try:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from workers.adapters.dedup_index import RedisDedupIndex
     from workers.adapters.deferrals import RedisDeferrals
     from workers.adapters.seen_urls import RedisSeenUrls
-    from workers.adapters.stage_guard import RedisStageGuard
+    from workers.adapters.stage_guard import Heartbeat, RedisStageGuard
     from workers.fetching.http import HttpFetcher
     from workers.stages.classify import ClassifierProvider
 
@@ -76,6 +76,12 @@ class Services:
         return RedisStageGuard(self.redis, self.settings.key_prefix, self.settings.lock_seconds)
 
     @cached_property
+    def heartbeat(self) -> Heartbeat:
+        from workers.adapters.stage_guard import Heartbeat
+
+        return Heartbeat(self.redis, self.settings.key_prefix)
+
+    @cached_property
     def deferrals(self) -> RedisDeferrals:
         from workers.adapters.deferrals import RedisDeferrals
 
@@ -86,6 +92,16 @@ class Services:
         from workers.stages.classify import ClassifierProvider
 
         return ClassifierProvider(self.settings, self.redis)
+
+    def close(self) -> None:
+        """Release the connections this object opened (those never used were never opened)."""
+        opened = self.__dict__
+        if "fetcher" in opened:
+            self.fetcher.close()
+        if "store" in opened:
+            self.store.engine.dispose()
+        if "redis" in opened:
+            self.redis.close()
 
     def key(self, *parts: str) -> str:
         """A Redis key under this deployment's prefix: every newsflow key starts "PREFIX:"."""

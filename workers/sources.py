@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 import structlog
@@ -21,7 +22,7 @@ from workers.errors import Deferred, InfrastructureError, PermanentError, Transi
 from workers.fetching.urls import canonicalize_url
 from workers.pipeline import Stage, first_stage
 from workers.services import Services
-from workers.store.repository import new_article_id
+from workers.store.repository import new_article_id, utcnow
 
 log = structlog.get_logger("newsflow.sources")
 
@@ -81,8 +82,15 @@ def _ingest_batch(
     urls = list(dict.fromkeys(urls))  # a feed may list a URL twice
     if respect_seen:
         fresh = set(svc.seen_urls.unseen(urls))
-        report.already_seen.extend(u for u in urls if u not in fresh)
-        urls = [u for u in urls if u in fresh]
+        # The seen-set is a cache of the store: after a Redis restart without persistence it
+        # is empty, and every URL a feed still lists would be fetched and stored again. The
+        # store has the last word (one indexed query per batch), and refills the cache.
+        window = timedelta(seconds=svc.seen_urls.window_seconds)
+        known = svc.store.urls_recorded_since(sorted(fresh), utcnow() - window)
+        if known:
+            svc.seen_urls.claim_many(sorted(known))
+        report.already_seen.extend(u for u in urls if u not in fresh or u in known)
+        urls = [u for u in urls if u in fresh and u not in known]
     if not urls:
         return
     items = [(new_article_id(), url) for url in urls]

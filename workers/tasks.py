@@ -90,7 +90,9 @@ class StageTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
     max_retries = None
 
     def deliver(self, stage: Stage, article_id: str) -> str:
-        return stage_runner().run(delivery_of(self.request, stage, article_id)).outcome.value
+        runner = stage_runner()
+        get_services().heartbeat.ensure_running()  # our stage locks live while we do
+        return runner.run(delivery_of(self.request, stage, article_id)).outcome.value
 
 
 @app.task(name=task_name(Stage.FETCH), bind=True, base=StageTask, queue=Stage.FETCH.value)

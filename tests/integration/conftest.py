@@ -7,7 +7,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler
-
 from urllib.parse import urlsplit
 
 import pytest

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.integration.conftest import ScriptedSite, e2e_settings
-from workers.app import create_app
 from workers.commands.replay import replay_articles
 from workers.demo.server import SITE_ROOT
 from workers.demo.session import start_workers, stop_processes
@@ -40,28 +41,34 @@ def wait_for_status(svc: Services, article_id: str, statuses: set[str], timeout:
     raise AssertionError(f"article {article_id} stuck at {status}, wanted {statuses}")
 
 
-def ingest(svc: Services, *urls: str) -> list[str]:
-    report = ingest_urls(list(urls), "test", svc, CeleryPublisher(create_app(svc.settings)))
+def ingest(svc: Services, celery: Any, *urls: str) -> list[str]:
+    report = ingest_urls(list(urls), "test", svc, CeleryPublisher(celery))
     assert len(report.queued) == len(urls)
     return report.queued
 
 
 def test_transient_failures_are_retried_exactly_max_retries_times_with_the_defaults(
-    scripted_site: ScriptedSite, e2e_redis_url: str, sqlite_url: str, tmp_path: Path
+    scripted_site: ScriptedSite,
+    e2e_redis_url: str,
+    sqlite_url: str,
+    tmp_path: Path,
+    make_services: Callable[[Settings], Services],
+    make_celery: Callable[[Settings], Any],
 ) -> None:
     """NEWSFLOW_MAX_RETRIES=5 and the default back-off (2 s doubling, ~30 s in all): a page
     that answers 503 five times and then 200 is stored; one that always answers 503 is
     quarantined after six attempts with the reason, and replay brings it back once it works."""
     settings = e2e_settings(e2e_redis_url, sqlite_url, [scripted_site.base])
     assert settings.max_retries == Settings().max_retries == 5
-    svc = Services(settings)
+    svc = make_services(settings)
+    celery = make_celery(settings)
     scripted_site.answer("/flaky.html", *[(503, "busy", 0.0)] * 5, (200, STORY, 0.0))
     scripted_site.answer("/down.html", (503, "busy", 0.0))
     with (tmp_path / "workers.log").open("wb") as log:
         children = start_workers(settings, log)
         try:
             flaky, down = ingest(
-                svc, f"{scripted_site.base}/flaky.html", f"{scripted_site.base}/down.html"
+                svc, celery, f"{scripted_site.base}/flaky.html", f"{scripted_site.base}/down.html"
             )
             wait_for_status(svc, down, {"failed"}, 180)
             wait_for_status(svc, flaky, {"stored"}, 180)
@@ -78,7 +85,7 @@ def test_transient_failures_are_retried_exactly_max_retries_times_with_the_defau
 
             # The site recovers; the operator replays the quarantined article.
             scripted_site.answer("/down.html", (200, STORY.replace("deep-sea", "deep sea"), 0.0))
-            replayed = replay_articles(svc, create_app(settings), [down], Status.FAILED)
+            replayed = replay_articles(svc, celery, [down], Status.FAILED)
             assert replayed == [(down, "fetch")]
             wait_for_status(svc, down, {"stored", "duplicate"}, 120)
         finally:
@@ -86,14 +93,20 @@ def test_transient_failures_are_retried_exactly_max_retries_times_with_the_defau
 
 
 def test_a_permanent_error_is_quarantined_without_retry(
-    scripted_site: ScriptedSite, e2e_redis_url: str, sqlite_url: str, tmp_path: Path
+    scripted_site: ScriptedSite,
+    e2e_redis_url: str,
+    sqlite_url: str,
+    tmp_path: Path,
+    make_services: Callable[[Settings], Services],
+    make_celery: Callable[[Settings], Any],
 ) -> None:
     settings = e2e_settings(e2e_redis_url, sqlite_url, [scripted_site.base])
-    svc = Services(settings)
+    svc = make_services(settings)
+    celery = make_celery(settings)
     with (tmp_path / "workers.log").open("wb") as log:
         children = start_workers(settings, log, types=["fetch"])
         try:
-            [article_id] = ingest(svc, f"{scripted_site.base}/gone.html")
+            [article_id] = ingest(svc, celery, f"{scripted_site.base}/gone.html")
             wait_for_status(svc, article_id, {"failed"}, 60)
         finally:
             stop_processes(children)
@@ -102,18 +115,24 @@ def test_a_permanent_error_is_quarantined_without_retry(
 
 
 def test_a_killed_workers_article_is_delivered_again_and_stored_once(
-    scripted_site: ScriptedSite, e2e_redis_url: str, sqlite_url: str, tmp_path: Path
+    scripted_site: ScriptedSite,
+    e2e_redis_url: str,
+    sqlite_url: str,
+    tmp_path: Path,
+    make_services: Callable[[Settings], Services],
+    make_celery: Callable[[Settings], Any],
 ) -> None:
     # A short visibility timeout so Redis hands the unacked message back within the test (the
     # default, an hour, is for production; the reconciler would find it after 2 minutes).
     settings = e2e_settings(e2e_redis_url, sqlite_url, [scripted_site.base], visibility_timeout=4)
-    svc = Services(settings)
+    svc = make_services(settings)
+    celery = make_celery(settings)
     # The first answer hangs long enough for the worker to be killed while holding the message.
     scripted_site.answer("/slow.html", (200, STORY, 20.0), (200, STORY, 0.0))
     with (tmp_path / "workers.log").open("wb") as log:
         first = start_workers(settings, log, types=["fetch"])
         try:
-            [article_id] = ingest(svc, f"{scripted_site.base}/slow.html")
+            [article_id] = ingest(svc, celery, f"{scripted_site.base}/slow.html")
             deadline = time.monotonic() + 30
             while scripted_site.hits_of("/slow.html") == 0 and time.monotonic() < deadline:
                 time.sleep(0.1)

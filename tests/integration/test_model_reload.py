@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.integration.conftest import ScriptedSite, e2e_settings
-from workers.app import create_app
 from workers.cli import build_parser
 from workers.demo.server import SITE_ROOT
 from workers.demo.session import start_workers, stop_processes
 from workers.queueing import CeleryPublisher
 from workers.services import Services
+from workers.settings import Settings
 from workers.sources import ingest_urls
 from workers.stages.classify.provider import CHECK_INTERVAL
 
@@ -54,18 +56,21 @@ def wait_stored(svc: Services, article_id: str, timeout: float = 120) -> None:
 
 
 def test_worker_uses_a_newly_activated_model_without_restart(
-    scripted_site: ScriptedSite, e2e_redis_url: str, sqlite_url: str, tmp_path: Path
+    scripted_site: ScriptedSite,
+    e2e_redis_url: str,
+    sqlite_url: str,
+    tmp_path: Path,
+    make_services: Callable[[Settings], Services],
+    make_celery: Callable[[Settings], Any],
 ) -> None:
     for path, page in PAGES.items():
         scripted_site.answer(path, (200, page.read_text("utf-8"), 0.0))
     settings = e2e_settings(e2e_redis_url, sqlite_url, [scripted_site.base])
-    svc = Services(settings)
-    celery = create_app(settings)
+    svc = make_services(settings)
+    celery = make_celery(settings)
 
     def ingest(path: str) -> str:
-        report = ingest_urls(
-            [scripted_site.base + path], "test", svc, CeleryPublisher(celery)
-        )
+        report = ingest_urls([scripted_site.base + path], "test", svc, CeleryPublisher(celery))
         return report.queued[0]
 
     with (tmp_path / "workers.log").open("wb") as log:

@@ -9,7 +9,7 @@ queue; workers fetch, clean, deduplicate and classify every listed article. The 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from workers.demo.session import start_workers, stop_processes, wait_until_settl
 from workers.queueing import enqueue_crawl
 from workers.scheduler import scheduler_tick
 from workers.services import Services
+from workers.settings import Settings
 from workers.store.feeds import FeedSpec
 
 pytestmark = pytest.mark.integration
@@ -44,11 +45,17 @@ def sites() -> Iterator[DemoSites]:
     running.stop()
 
 
-def run_pipeline(sites: DemoSites, redis_url: str, database_url: str, log_path: Path) -> Services:
+def run_pipeline(
+    sites: DemoSites,
+    redis_url: str,
+    database_url: str,
+    log_path: Path,
+    make_services: Callable[[Settings], Services],
+) -> Services:
     # Default settings throughout, the politeness limit included: both sample sites live on
     # 127.0.0.1, so their ~17 requests share one host's 1 request/s.
     settings = e2e_settings(redis_url, database_url, sites.bases.values())
-    svc = Services(settings)
+    svc = make_services(settings)
     svc.store  # noqa: B018 - migrate before the workers start
     feed_urls = [sites.url(path) for path, _ in FEEDS]
     for url, (_path, kind) in zip(feed_urls, FEEDS, strict=True):
@@ -61,6 +68,7 @@ def run_pipeline(sites: DemoSites, redis_url: str, database_url: str, log_path: 
             settled = wait_until_settled(svc.store, svc.feeds, feed_urls, 240, children)
         finally:
             stop_processes(children)
+            celery.close()
     assert settled, f"pipeline did not settle: {svc.store.counts_by_status()}"
     return svc
 
@@ -143,18 +151,25 @@ def assert_pipeline_outcome(svc: Services, sites: DemoSites, log_path: Path) -> 
 
 
 def test_pipeline_on_sqlite(
-    sites: DemoSites, e2e_redis_url: str, sqlite_url: str, tmp_path: Path
+    sites: DemoSites,
+    e2e_redis_url: str,
+    sqlite_url: str,
+    tmp_path: Path,
+    make_services: Callable[[Settings], Services],
 ) -> None:
     log_path = tmp_path / "workers.log"
-    svc = run_pipeline(sites, e2e_redis_url, sqlite_url, log_path)
+    svc = run_pipeline(sites, e2e_redis_url, sqlite_url, log_path, make_services)
     assert_pipeline_outcome(svc, sites, log_path)
 
 
 @pytest.mark.postgres
 def test_pipeline_on_postgresql(
-    sites: DemoSites, e2e_redis_url: str, postgres_url: str, tmp_path: Path
+    sites: DemoSites,
+    e2e_redis_url: str,
+    postgres_url: str,
+    tmp_path: Path,
+    make_services: Callable[[Settings], Services],
 ) -> None:
     log_path = tmp_path / "workers.log"
-    svc = run_pipeline(sites, e2e_redis_url, postgres_url, log_path)
+    svc = run_pipeline(sites, e2e_redis_url, postgres_url, log_path, make_services)
     assert_pipeline_outcome(svc, sites, log_path)
-    svc.store.engine.dispose()

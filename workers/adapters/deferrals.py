@@ -24,24 +24,24 @@ import redis
 from workers.errors import InfrastructureError
 from workers.models import SlotReservation
 
-# Pops due members with their data, or answers how long until the next one is due (-1: none).
-# Redis's own clock decides what is due, the same clock the rate limiter's slots are in.
+# Pops due members with their data, and answers how long until the next one left is due (-1:
+# none). Redis's own clock decides what is due, the clock the rate limiter's slots are in.
 _POP_DUE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]))
-if #due == 0 then
-  local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  if #nxt == 0 then return {{}, {}, '-1'} end
-  return {{}, {}, tostring(tonumber(nxt[2]) - now)}
+local data = {}
+if #due > 0 then
+  data = redis.call('HMGET', KEYS[2], unpack(due))
+  for i = 1, #data do
+    if not data[i] then data[i] = '' end
+  end
+  redis.call('ZREM', KEYS[1], unpack(due))
+  redis.call('HDEL', KEYS[2], unpack(due))
 end
-local data = redis.call('HMGET', KEYS[2], unpack(due))
-for i = 1, #data do
-  if not data[i] then data[i] = '' end
-end
-redis.call('ZREM', KEYS[1], unpack(due))
-redis.call('HDEL', KEYS[2], unpack(due))
-return {due, data, '0'}
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #nxt == 0 then return {due, data, '-1'} end
+return {due, data, tostring(math.max(0, tonumber(nxt[2]) - now))}
 """
 # Members popped per call: small enough for Lua's unpack() and a quick script.
 POP_BATCH = 500
@@ -96,8 +96,8 @@ class RedisDeferrals:
             raise InfrastructureError("redis_unavailable", f"deferrals: {exc}") from exc
 
     def pop_due(self, limit: int = POP_BATCH) -> tuple[list[DeferredDelivery], float | None]:
-        """Take up to `limit` due deliveries; also how many seconds until the next one is due
-        when none is (None: nothing deferred)."""
+        """Take up to `limit` due deliveries; also how many seconds until the next one left is
+        due (0 when more are due now, None when nothing else is deferred)."""
         members, data, next_in = self._pop_due(keys=[self._key, self._data_key], args=[limit])
         due = [
             DeferredDelivery.parse(_text(m), _text(d)) for m, d in zip(members, data, strict=True)

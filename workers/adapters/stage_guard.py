@@ -6,18 +6,25 @@ when the delivery ends, whatever its outcome. So the counter only grows for deli
 never ended: a worker killed mid-stage (crash, OOM, hard time limit). The runner quarantines the
 article when that count passes the cap, so a page that kills its worker stops looping.
 
-A lock left behind by a dead process would make every redelivery wait for it to expire. The holder
-token names its host and process id; a delivery on the same host takes over a lock whose process
-no longer exists (another host's lock is left to expire: we cannot see its processes).
+A lock left behind by a dead process would make every redelivery (and the reconciler) wait for
+it to expire, minutes after the task time limit. So every process that runs stages keeps a
+heartbeat key alive (`Heartbeat`: refreshed every 10 s, gone 30 s after its process stops) and
+the holder token names that process ("host:pid:random"): a lock whose holder has no heartbeat,
+or whose process on this host no longer exists, is dead and is taken over at once. A process
+that hangs keeps its heartbeat; its locks still end with their expiry.
 
 Keys (under the deployment prefix): `{prefix}:lock:{stage}:{article}` holds the holder token,
-`{prefix}:deliveries:{stage}:{article}` the count of unfinished deliveries.
+`{prefix}:deliveries:{stage}:{article}` the count of unfinished deliveries,
+`{prefix}:alive:{host}:{pid}` a stage-running process's heartbeat.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +49,10 @@ return 1
 """
 # A crash loop that lasts longer than a day is an outage, not a poison page: forget the count.
 DELIVERIES_TTL_S = 86_400
+# A heartbeat is refreshed every 10 s and lives 30 s: two missed beats (a long GC pause, a Redis
+# hiccup) are tolerated; a killed worker's locks are free within half a minute.
+HEARTBEAT_EVERY_S = 10.0
+HEARTBEAT_TTL_S = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +81,50 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def holder_process(holder: str) -> str:
+    """The "host:pid" part of a holder token "host:pid:random"."""
+    return holder.rpartition(":")[0]
+
+
 def dead_local_holder(holder: str, hostname: str | None = None) -> bool:
     """True when `holder` is a process on this host that no longer exists."""
-    parts = holder.split(":")
-    if len(parts) < 3:
-        return False
-    host, pid_text = ":".join(parts[:-2]), parts[-2]
+    host, _, pid_text = holder_process(holder).rpartition(":")
     if host != (hostname or socket.gethostname()) or not pid_text.isdigit():
         return False
     return not _process_alive(int(pid_text))
+
+
+class Heartbeat:
+    """Keeps this process's heartbeat key alive from a daemon thread (started on first use in
+    each process: a forked child starts its own)."""
+
+    def __init__(self, client: Any, key_prefix: str) -> None:
+        self._client = client
+        self._prefix = key_prefix
+        self._pid = 0
+
+    def ensure_running(self) -> None:
+        if self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        self.beat()
+        threading.Thread(target=self._loop, name="newsflow-heartbeat", daemon=True).start()
+
+    def beat(self) -> None:
+        # On a Redis error the next beat will do; our locks may be taken over meanwhile, which
+        # the stages' idempotence makes harmless.
+        with contextlib.suppress(redis.RedisError):
+            self._client.set(alive_key(self._prefix, process_id()), b"1", ex=HEARTBEAT_TTL_S)
+
+    def _loop(self) -> None:
+        pid = os.getpid()
+        while self._pid == pid:
+            time.sleep(HEARTBEAT_EVERY_S)
+            self.beat()
+
+
+def alive_key(key_prefix: str, process: str) -> str:
+    return f"{key_prefix}:alive:{process}"
 
 
 class RedisStageGuard:
@@ -94,7 +140,7 @@ class RedisStageGuard:
     def admit(self, stage: str, article_id: str, holder: str) -> Admission:
         try:
             answer = self._call_admit(stage, article_id, holder, takeover_from="")
-            if not int(answer[0]) and dead_local_holder(_text(answer[1])):
+            if not int(answer[0]) and self._dead(_text(answer[1])):
                 answer = self._call_admit(stage, article_id, holder, _text(answer[1]))
         except redis.RedisError as exc:
             raise InfrastructureError("redis_unavailable", f"stage guard: {exc}") from exc
@@ -111,13 +157,27 @@ class RedisStageGuard:
             raise InfrastructureError("redis_unavailable", f"stage guard: {exc}") from exc
 
     def held(self, stage: str, article_ids: list[str]) -> set[str]:
-        """Which of `article_ids` have a live lock at `stage` (one pipelined round trip)."""
+        """Which of `article_ids` are locked at `stage` by a live process (two round trips)."""
         if not article_ids:
             return set()
-        pipe = self._client.pipeline(transaction=False)
-        for article_id in article_ids:
-            pipe.exists(self._keys(stage, article_id)[0])
-        return {a for a, found in zip(article_ids, pipe.execute(), strict=True) if found}
+        holders = self._client.mget([self._keys(stage, a)[0] for a in article_ids])
+        locked = {a: _text(h) for a, h in zip(article_ids, holders, strict=True) if h}
+        if not locked:
+            return set()
+        beating = self._beating([holder_process(h) for h in locked.values()])
+        return {
+            a for a, h in locked.items()
+            if holder_process(h) in beating and not dead_local_holder(h)
+        }  # fmt: skip
+
+    def _dead(self, holder: str) -> bool:
+        process = holder_process(holder)
+        return dead_local_holder(holder) or process not in self._beating([process])
+
+    def _beating(self, processes: list[str]) -> set[str]:
+        unique = sorted(set(processes))
+        found = self._client.mget([alive_key(self._prefix, p) for p in unique])
+        return {p for p, beat in zip(unique, found, strict=True) if beat}
 
     def _call_admit(self, stage: str, article_id: str, holder: str, takeover_from: str) -> Any:
         return self._admit(

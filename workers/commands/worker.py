@@ -72,10 +72,19 @@ def worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    import click
+    from celery.bin.celery import celery as celery_command
+
     from workers.app import app
 
-    # app.start returns the worker's exit code (worker_main would drop it): a worker that
-    # stops on an unrecoverable error must exit non-zero, or a restart-on-failure supervisor
-    # leaves it dead.
-    code = app.start(argv=worker_argv(args, settings))
+    # What app.start() does, keeping the exit code it drops: a worker that stops on an
+    # unrecoverable error (kombu can crash closing a channel to a restarting Redis) must exit
+    # non-zero, or a restart-on-failure supervisor leaves it dead.
+    celery_command.params[0].default = app
+    try:
+        code = celery_command.main(args=worker_argv(args, settings), standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    finally:
+        celery_command.params[0].default = None
     return int(code or 0)

@@ -24,31 +24,57 @@ from workers.models import SlotReservation
 from workers.settings import Settings
 
 # Microseconds throughout: Redis TIME gives them and they stay exact in Lua's doubles (< 2^53).
+# Two keys per host. KEYS[1] is the slot line (the GCRA "theoretical arrival time"): a request
+# takes the next slot, or, deferred, reserves one ahead. KEYS[2] is when the next request may
+# actually start: a reserved delivery that comes back late must not crowd the one after it, so
+# every request, reserved or not, starts at least one interval after the previous start.
+# ARGV: interval, longest wait a caller may sleep, reserve when busy (0/1), the reserved slot
+# presented (0: none). Returns {code, wait, now}: 1 go after `wait`; 0 busy, come back after
+# `wait`; 2 busy, a slot `wait` from now is reserved for you.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local max_wait = tonumber(ARGV[2])
 local reserve = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local wait = tat - now
-if wait > max_wait and reserve == 0 then return {0, wait, now} end
-local new_tat = tat + interval
-local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
-if wait > max_wait then return {2, wait, now} end
-return {1, wait, now}
+local reserved_at = tonumber(ARGV[4])
+local function keep(key, value)
+  redis.call('SET', key, string.format('%d', value), 'PX', math.ceil((value - now) / 1000) + 1000)
+end
+local function busy(from)
+  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if tat < from then tat = from end
+  if reserve == 0 then return {0, tat - now, now} end
+  keep(KEYS[1], tat + interval)
+  return {2, tat - now, now}
+end
+local start = now
+if reserved_at > 0 then
+  if reserved_at > start then start = reserved_at end
+else
+  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if tat > start then start = tat end
+  if start - now > max_wait then return busy(now) end
+  keep(KEYS[1], start + interval)
+end
+local next_start = tonumber(redis.call('GET', KEYS[2]) or '0')
+if next_start > start then start = next_start end
+if start - now > max_wait then return busy(start) end
+keep(KEYS[2], start + interval)
+return {1, start - now, now}
 """
-# Push the host's next slot to at least now + delay (a 429/503 Retry-After), never earlier.
+# Push the host's next slot and next start to at least now + delay (a 429/503 Retry-After),
+# never earlier: slots reserved before are held back too.
 _PENALISE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local until_ = now + tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if until_ > tat then
-  local ttl_ms = math.ceil((until_ - now) / 1000) + 1000
-  redis.call('SET', KEYS[1], string.format('%d', until_), 'PX', ttl_ms)
+for _, key in ipairs(KEYS) do
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if until_ > tat then
+    local ttl_ms = math.ceil((until_ - now) / 1000) + 1000
+    redis.call('SET', key, string.format('%d', until_), 'PX', ttl_ms)
+  end
 end
 return 1
 """
@@ -139,21 +165,18 @@ class HostRateLimiter:
         `max_wait` (e.g. what is left of a page deadline) can only lower `self.max_wait`.
         A longer wait raises Deferred("host_busy", not_before=...): with `reserve`, the slot is
         reserved and carried by the error as a SlotReservation. A `reservation` for this host,
-        presented when the caller comes back, is used instead of asking for a new slot.
+        presented when the caller comes back, is used instead of asking for a new slot. Either
+        way a request starts at least one interval after the host's previous request started.
         """
         limit = self.max_wait if max_wait is None else max(0.0, min(self.max_wait, max_wait))
-        if reservation is not None and reservation.host == host.lower():
-            early = reservation.at - time.time()
-            if early > limit:  # came back too soon (clocks disagree): keep the same slot
-                raise Deferred("host_busy", reservation.at, host, reservation=reservation)
-            if early > 0:
-                self._sleep(early)
-            return max(0.0, early)
         interval = max(1.0 / self.rate_for(host), min_interval)
+        reserved_us = 0
+        if reservation is not None and reservation.host == host.lower():
+            reserved_us = max(1, int(reservation.at * 1e6))
         try:
             code, wait_us, now_us = self._acquire(
-                keys=[self._key(host)],
-                args=[int(interval * 1e6), int(limit * 1e6), 1 if reserve else 0],
+                keys=self._keys(host),
+                args=[int(interval * 1e6), int(limit * 1e6), 1 if reserve else 0, reserved_us],
             )
         except redis.RedisError as exc:  # no shared limit means no polite fetch: wait for Redis
             raise InfrastructureError("redis_unavailable", f"rate limiter: {exc}") from exc
@@ -169,9 +192,11 @@ class HostRateLimiter:
     def penalise(self, host: str, seconds: float) -> None:
         """Make every worker leave `host` alone for `seconds` (the server asked: Retry-After)."""
         try:
-            self._penalise(keys=[self._key(host)], args=[int(seconds * 1e6)])
+            self._penalise(keys=self._keys(host), args=[int(seconds * 1e6)])
         except redis.RedisError as exc:
             raise InfrastructureError("redis_unavailable", f"rate limiter: {exc}") from exc
 
-    def _key(self, host: str) -> str:
-        return f"{self._prefix}:rate:{host.lower()}"
+    def _keys(self, host: str) -> list[str]:
+        # The braces make the host a Redis Cluster hash tag: both keys of a host in one slot.
+        base = f"{self._prefix}:rate:{{{host.lower()}}}"
+        return [base, f"{base}:start"]

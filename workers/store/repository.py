@@ -440,6 +440,16 @@ class ArticleStore:
             )
             return [_record(r) for r in rows]
 
+    def urls_recorded_since(self, urls: Sequence[str], since: datetime) -> set[str]:
+        """Which of `urls` (canonical) have an article created at or after `since`."""
+        if not urls:
+            return set()
+        with self._session() as s:
+            rows = s.scalars(
+                select(Article.url).where(Article.url.in_(list(urls)), Article.created_at >= since)
+            )
+            return set(rows)
+
     def existing_ids(self, article_ids: Sequence[str]) -> set[str]:
         """Which of `article_ids` are in the store."""
         if not article_ids:
