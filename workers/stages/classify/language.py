@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # scipy ships no stubs
+from scipy.sparse import csr_matrix
 
 # Below ~20 letters (a two-word headline) every detector guesses; report "unknown" instead.
 MIN_LETTERS = 20

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix, hstack  # type: ignore[import-untyped]  # no stubs
+from scipy.sparse import csr_matrix, hstack
 from sklearn.linear_model import LogisticRegression
 
 from workers.models import Classification
