@@ -1,6 +1,7 @@
 """Run the pipeline end to end on this machine: workers as child processes, feeds, waiting.
 
 Used by `newsflow demo` and by the integration tests, so the demo is tested the way it runs.
+Processes start through `workers.processes`, as `newsflow run` starts them.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO
 
-from workers.commands.run import process_commands, start_processes, stop_processes
 from workers.pipeline import TERMINAL
+from workers.processes import process_commands, start_processes, stop_processes
 from workers.settings import Settings
 from workers.store import ArticleStore
 from workers.store.feeds import FeedStore
@@ -37,14 +38,9 @@ def start_workers(
     types: Iterable[str] = WORKER_TYPES,
     extra_env: Mapping[str, str] | None = None,
 ) -> dict[str, subprocess.Popen[bytes]]:
+    """Start the stage workers of `types` with `settings`; their output goes to `log_file`."""
     env = {**settings_env(settings), **(extra_env or {})}
-    commands = process_commands(",".join(types))
-    if log_file is None:
-        return start_processes(commands, env)
-    return {
-        name: subprocess.Popen(argv, env=env, stdout=log_file, stderr=log_file)  # noqa: S603
-        for name, argv in commands.items()
-    }
+    return start_processes(process_commands(",".join(types)), env, log_file)
 
 
 def wait_until_settled(
