@@ -113,7 +113,9 @@ def test_trickling_server_is_cut_off_at_the_deadline(server: LocalServer) -> Non
     with pytest.raises(TransientError) as err:
         make_fetcher(fetch_deadline=0.6, fetch_read_timeout=5.0).get_page(server.url("/slow"))
     assert err.value.reason == "deadline_exceeded"
-    assert time.monotonic() - started < 1.5
+    # Cut off near the 0.6 s deadline, not after the 50 s the body would take (the margin is for
+    # a busy machine; the deadline's precision is not what this test is about).
+    assert time.monotonic() - started < 10.0
 
 
 def test_silent_server_times_out(server: LocalServer) -> None:

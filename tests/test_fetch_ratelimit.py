@@ -47,6 +47,7 @@ def server() -> Iterator[LocalServer]:
         yield s
 
 
+@pytest.mark.integration  # two Python processes share the limiter through Redis
 def test_two_worker_processes_never_exceed_the_shared_host_rate(
     server: LocalServer, redis_url: str, redis_client: redis.Redis, key_prefix: str
 ) -> None:
@@ -161,4 +162,5 @@ def test_retry_after_from_429_holds_off_every_worker(
     assert held.value.reason == "rate_limited"
     assert held.value.retry_after is not None
     assert held.value.retry_after > 25.0
-    assert time.monotonic() - started < 0.5
+    # Handed back at once for a retry later, instead of waiting out the 30 s here.
+    assert time.monotonic() - started < 10.0
