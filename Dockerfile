@@ -1,18 +1,22 @@
 # One image for every process type (see Procfile): pick the process with the command, e.g.
 #   docker run IMAGE newsflow worker --queues clean
 #   docker run IMAGE newsflow scheduler
-# torch is installed first and pinned, so the classifier's model package does not pull a newer
-# build with GPU libraries; set TORCH_INDEX_URL to a CPU-only wheel index to keep the image small.
+# Dependencies come from requirements.lock (as in `make setup` and .ci/run), runtime ones only.
+# The lock pins torch's CPU build (torch==X+cpu), which PyTorch publishes on its own wheel index
+# rather than on PyPI: TORCH_INDEX_URL names that index (set it to a mirror if you have one).
 FROM python:3.11-slim AS build
-ARG TORCH_SPEC=torch==2.13.0
-ARG TORCH_INDEX_URL=
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY requirements.lock pyproject.toml README.md ./
 COPY workers ./workers
+# The lock as constraints: newsflow's runtime dependencies at the lock's versions, without the
+# dev tools it also pins; the build tools first, so building newsflow needs nothing unpinned.
 RUN python -m venv /opt/newsflow \
- && /opt/newsflow/bin/pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "$TORCH_SPEC" \
- && /opt/newsflow/bin/pip install .
+ && /opt/newsflow/bin/pip install -c requirements.lock pip setuptools wheel \
+ && /opt/newsflow/bin/pip install --extra-index-url "$TORCH_INDEX_URL" --no-build-isolation \
+      -c requirements.lock . \
+ && /opt/newsflow/bin/pip check
 
 FROM python:3.11-slim
 ENV PATH=/opt/newsflow/bin:$PATH PYTHONUNBUFFERED=1 NEWSFLOW_LOG_FORMAT=json

@@ -1,32 +1,27 @@
 #!/usr/bin/env bash
 # Make sure the services the tests need answer: Redis (required) and PostgreSQL (when installed).
-# Starts them when stopped; installs Redis with apt-get when it is missing and we are root.
+# Redis is started by workers/demo/local_redis.py (the one place that starts a local Redis; a
+# started one keeps running, and the script prints how to stop it); this script only installs
+# redis-server with apt-get when it is missing and we are root. Runs before any virtualenv exists,
+# with the system python3.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-redis_up() { python3 - <<'PY'
-import socket, sys
-s = socket.socket(); s.settimeout(1)
-try:
-    s.connect(("127.0.0.1", 6379)); s.sendall(b"PING\r\n"); sys.exit(0 if s.recv(16).startswith(b"+PONG") else 1)
-except OSError:
-    sys.exit(1)
-PY
-}
+ensure_redis() { python3 -m workers.demo.local_redis "redis://127.0.0.1:6379/0"; }
 
-if ! redis_up; then
-  if ! command -v redis-server >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "ensure-services: installing redis-server"
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-    else
-      echo "ensure-services: Redis is not running and redis-server is not installed" >&2
-      exit 1
-    fi
+status=0
+ensure_redis || status=$?
+if [ "$status" = 3 ]; then  # local_redis.EXIT_NOT_INSTALLED
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "ensure-services: installing redis-server"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    ensure_redis
+  else
+    echo "ensure-services: install redis-server (e.g. apt-get install -y redis-server)" >&2
+    exit 1
   fi
-  echo "ensure-services: starting redis-server on 127.0.0.1:6379"
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
-  for _ in $(seq 50); do redis_up && break; sleep 0.1; done
-  redis_up || { echo "ensure-services: Redis did not come up" >&2; exit 1; }
+elif [ "$status" != 0 ]; then
+  exit "$status"
 fi
 
 if command -v pg_isready >/dev/null 2>&1 && [ -d /etc/postgresql ]; then

@@ -2,6 +2,12 @@
 
 Tests talk to the real Redis on 127.0.0.1:6379 (database NEWSFLOW_TEST_REDIS_DB, default 9) and
 never touch keys outside their own random prefix, which is deleted afterwards.
+
+Compute runs on one thread here (OMP_NUM_THREADS, read by torch and OpenBLAS when they load), as
+in a classify worker (workers/tasks.py): with two threads on two cores that other jobs also use,
+torch's threads wait on each other, and encoding the 216 self-training texts took 25-39 s instead
+of 5 (load ~6). Answers do not depend on it. Set here rather than by importing torch, so a run
+of a few fast tests does not load torch at all.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from sqlalchemy import create_engine, text
 
 from workers.services import Services
 from workers.settings import Settings
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 TEST_REDIS_DB = int(os.environ.get("NEWSFLOW_TEST_REDIS_DB", "9"))
 TEST_REDIS_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"

@@ -9,6 +9,7 @@ from workers.stages.classify import parallel
 from workers.stages.classify.encoder import shared_encoder
 
 
+@pytest.mark.integration  # starts two encoder processes, each loading the model
 def test_parallel_encoding_matches_encoding_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
     texts = [f"Story {i}: the council voted on the budget for the {i}th time." for i in range(24)]
     encoder = shared_encoder()

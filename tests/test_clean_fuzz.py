@@ -10,9 +10,12 @@ from hypothesis import strategies as st
 from workers.errors import SkipArticle
 from workers.models import CleanedArticle
 from workers.stages.clean import clean_page
+from workers.stages.clean.document import MAX_HTML_CHARS
 
-# One page may take at most this long, whatever it holds; real pages take ~20 ms.
-TIME_BOUND_S = 2.0
+# One page may take at most this long, whatever it holds. Real pages take ~20 ms and a
+# pathological one (a regex gone quadratic) minutes; the bound sits far from both so that a busy
+# machine cannot fail it. Speed is measured in benchmarks/extraction.py, not here.
+TIME_BOUND_S = 10.0
 
 _TAGS = [
     "html",
@@ -107,9 +110,10 @@ def test_a_huge_page_is_cut_to_a_bounded_amount_of_work() -> None:
     paragraph = "<p>" + "The council voted again on the budget after a long night. " * 20 + "</p>"
     document = "<html><body><article>" + paragraph * 20_000 + "</article></body></html>"
     assert len(document) > 20_000_000
-    start = time.perf_counter()
-    _outcome(document)
-    assert time.perf_counter() - start < 15 * TIME_BOUND_S
+    article = clean_page(document, "https://example.org/a")
+    # Only the first MAX_HTML_CHARS are parsed (~2 s on a busy machine; uncut, this page took 10),
+    # so the story holds at most that much of the page's 24 million characters of text.
+    assert 0 < len(article.text) < MAX_HTML_CHARS
 
 
 def test_deeply_nested_markup_does_not_escape_as_an_error() -> None:

@@ -7,6 +7,7 @@ import multiprocessing as mp
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
+import pytest
 import redis
 
 from tests.test_dedup_corpus import STORIES, reordered, resent, truncated, wrapped
@@ -41,6 +42,7 @@ def _insert_all(
     out.put([index.check_and_insert(doc, doc, fp).is_duplicate for doc, fp in fps])
 
 
+@pytest.mark.integration  # several processes insert into one index at once
 def test_concurrent_processes_let_no_more_copies_through_than_one_process(
     redis_url: str, redis_client: redis.Redis, key_prefix: str
 ) -> None:

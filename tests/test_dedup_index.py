@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -23,6 +22,7 @@ from tests.test_dedup_corpus import (
     truncated,
     wrapped,
 )
+from tests.waiting import wait_until
 from workers.adapters.dedup_index import RedisDedupIndex, index_base
 from workers.stages.dedup import fingerprint_text, near_duplicate_score
 
@@ -148,8 +148,7 @@ def test_an_article_older_than_the_window_is_forgotten(
 ) -> None:
     short = RedisDedupIndex(redis_client, key_prefix, window_seconds=1)
     short.check_and_insert("old", "https://a.example/1", fingerprint_text(FLOOD))
-    time.sleep(2.2)
-    assert list(redis_client.scan_iter(match=f"{key_prefix}:*")) == []
+    assert wait_until(lambda: not list(redis_client.scan_iter(match=f"{key_prefix}:*")))
     verdict = short.check_and_insert("late", "https://b.example/1", fingerprint_text(FLOOD))
     assert not verdict.is_duplicate
 

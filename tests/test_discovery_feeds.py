@@ -84,7 +84,8 @@ def test_entity_expansion_bomb_is_refused_quickly() -> None:
     with pytest.raises(PermanentError) as err:
         discover(BILLION_LAUGHS, "application/rss+xml", "https://evil.example/feed")
     assert err.value.reason == "unsafe_xml"
-    assert time.monotonic() - started < 1.0
+    # Refused before expanding anything: expanded, the bomb takes minutes and gigabytes.
+    assert time.monotonic() - started < 10.0
 
 
 def test_entity_bomb_in_utf16_is_refused_too() -> None:

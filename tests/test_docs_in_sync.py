@@ -90,3 +90,16 @@ def test_alert_rules_use_only_metrics_the_exporter_serves() -> None:
             assert used <= served, (rule["alert"], used - served)
     for name in served:
         assert name.removesuffix("_total") in (ROOT / "workers/metrics.py").read_text()
+
+
+def test_settings_sizes_the_dedup_window_with_the_measured_bytes_per_article() -> None:
+    """The Redis cost per article in settings.py is the one docs/dedup.md measured."""
+    measured = re.search(r"\*\*([\d,]+) bytes per indexed article\*\*", _read("docs/dedup.md"))
+    assert measured
+    settings_source = _read("workers/settings.py")
+    comment = settings_source.split("dedup_window_days", 1)[0].rsplit("# ---", 1)[1]
+    assert f"{measured.group(1)} bytes" in comment
+
+
+def _read(path: str) -> str:
+    return (ROOT / path).read_text(encoding="utf-8")

@@ -109,6 +109,7 @@ def _scheduler_process(
         time.sleep(0.01)
 
 
+@pytest.mark.integration  # two scheduler processes race for the same due feeds
 def test_two_scheduler_processes_enqueue_a_due_feed_once(
     tmp_path: Path, redis_url: str, key_prefix: str, redis_client: redis.Redis
 ) -> None:

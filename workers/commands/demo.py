@@ -13,15 +13,11 @@ from pathlib import Path
 import redis
 
 from workers.app import app
-from workers.demo.local_redis import ensure_local_redis
+from workers.demo.local_redis import LocalRedisError, local_redis
 from workers.demo.server import DemoSites, serve_demo_sites
-from workers.demo.session import (
-    remove_sqlite_file,
-    start_workers,
-    stop_processes,
-    wait_until_settled,
-)
+from workers.demo.session import remove_sqlite_file, start_workers, wait_until_settled
 from workers.observe import timeline_rows
+from workers.processes import stop_processes
 from workers.queueing import enqueue_crawl
 from workers.scheduler import scheduler_tick
 from workers.services import Services
@@ -38,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run the whole pipeline on a bundled sample site",
         description="Serve two bundled sample news sites on 127.0.0.1, start stage workers, "
         "schedule their feeds, ingest everything through the queues and print a summary. "
-        "Works offline; starts a local Redis if none answers. Uses its own SQLite file "
+        "Works offline; starts a local Redis if none answers (and stops it at the end). "
+        "Uses its own SQLite file "
         f"({DEMO_DATABASE_URL} unless DATABASE_URL is set) and Redis key prefix.",
     )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait (default 300)")
@@ -72,11 +69,28 @@ def demo_settings(settings: Settings, sites: DemoSites) -> Settings:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    started_redis = ensure_local_redis(settings.redis_url)
+    try:
+        with local_redis(settings.redis_url) as started_redis:
+            if started_redis:
+                print(f"redis: {started_redis}")
+            sites = serve_demo_sites()
+            try:
+                status = ingest_demo_sites(
+                    args, demo_settings(settings, sites), sites, started_redis is not None
+                )
+            finally:
+                sites.stop()
+    except LocalRedisError as exc:
+        print(f"redis: {exc}", file=sys.stderr)
+        return 1
     if started_redis:
-        print(f"redis: {started_redis}")
-    sites = serve_demo_sites()
-    settings = demo_settings(settings, sites)
+        print("redis: stopped the redis-server the demo started")
+    return status
+
+
+def ingest_demo_sites(
+    args: argparse.Namespace, settings: Settings, sites: DemoSites, own_redis: bool
+) -> int:
     remove_sqlite_file(settings.database_url)
     client = redis.Redis.from_url(settings.redis_url)
     for key in client.scan_iter(match=f"{settings.key_prefix}:*", count=1000):
@@ -104,13 +118,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 )
         finally:
             stop_processes(children)
-            sites.stop()
     elapsed = time.monotonic() - started
-    print_summary(svc, elapsed, settled)
+    print_summary(svc, elapsed, settled, own_redis, args.log)
     return 0 if settled else 1
 
 
-def print_summary(svc: Services, elapsed: float, settled: bool) -> None:
+def print_summary(svc: Services, elapsed: float, settled: bool, own_redis: bool, log: str) -> None:
     store = svc.store
     counts = store.counts_by_status()
     total = sum(counts.values())
@@ -147,5 +160,9 @@ def print_summary(svc: Services, elapsed: float, settled: bool) -> None:
         print(f"  {env} trace {sample.id}")
         print(f"  {env} articles --status stored")
         print(f"  {env} articles --show {sample.id}")
-        print(f"  {status_cmd} status")
-        print("  worker logs (one JSON event per stage per article): newsflow-demo.log")
+        if own_redis:
+            # Queue depths live in Redis, and the demo's own Redis stops with it.
+            print(f"  {status_cmd} status   (reads Redis: start one first, e.g. `make services`)")
+        else:
+            print(f"  {status_cmd} status")
+        print(f"  worker logs (one JSON event per stage per article): {log}")

@@ -1,6 +1,7 @@
 """Run the pipeline end to end on this machine: workers as child processes, feeds, waiting.
 
 Used by `newsflow demo` and by the integration tests, so the demo is tested the way it runs.
+Processes start through `workers.processes`, as `newsflow run` starts them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def start_workers(
     types: Iterable[str] = WORKER_TYPES,
     extra_env: Mapping[str, str] | None = None,
 ) -> dict[str, subprocess.Popen[bytes]]:
+    """Start the stage workers of `types` with `settings`; their output goes to `log_file`."""
     env = {**settings_env(settings), **(extra_env or {})}
     commands = process_commands(",".join(types))
     return {

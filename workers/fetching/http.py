@@ -38,10 +38,13 @@ from workers.fetching.ssrf import AddressGuard, ForbiddenAddress, GuardedAdapter
 from workers.fetching.urls import canonicalize_url, host_of
 from workers.models import FetchedPage, SlotReservation
 from workers.settings import Settings
+from workers.stages.clean.document import looks_like_html
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Types a server sends when it does not know; the body is sniffed instead of trusted.
 _UNKNOWN_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+# Bytes of an untyped body handed to looks_like_html: more than it reads.
+_SNIFF_BYTES = 65_536
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Statuses that may well succeed later (RFC 9110: 408 timeout, 425 too early, 429, 5xx).
 _TRANSIENT_4XX = frozenset({408, 425, 429})
@@ -210,7 +213,9 @@ class HttpFetcher:
                 resp.url,
             )
         if media in _UNKNOWN_TYPES:
-            if not looks_like_html(body):
+            # The clean stage's own test of markup, so what fetch lets through as HTML is what
+            # clean parses as HTML. Tags are ASCII, and latin-1 decodes any byte.
+            if not looks_like_html(body[:_SNIFF_BYTES].decode("latin-1")):
                 raise PermanentError("not_html", f"{resp.url}: {media or 'no type'}, not HTML")
             media = "text/html"
         html, encoding = decode_body(body, resp.headers.get("content-type"))
@@ -404,14 +409,6 @@ class HttpFetcher:
 def media_type(content_type: str) -> str:
     """'text/html; charset=utf-8' -> 'text/html'."""
     return content_type.split(";", 1)[0].strip().lower()
-
-
-def looks_like_html(body: bytes) -> bool:
-    """Sniff an untyped body the way browsers do: an HTML tag near the start."""
-    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
-        return True
-    return b"<html" in head and b"<?xml" not in head[:5]
 
 
 def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # scipy ships no stubs
+from scipy.sparse import csr_matrix
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

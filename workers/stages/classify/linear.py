@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix, hstack  # type: ignore[import-untyped]  # no stubs
+from scipy.sparse import csr_matrix, hstack
 from sklearn.linear_model import LogisticRegression
 
 from workers.models import Classification
@@ -20,7 +20,7 @@ from workers.stages.classify.artifact import FeatureKind, LinearModel, content_v
 from workers.stages.classify.decision import decide, softmax
 from workers.stages.classify.encoder import MiniLMEncoder
 from workers.stages.classify.features import WordFeaturizer, doc_text, fit_vocabulary
-from workers.stages.classify.language import known_language
+from workers.stages.language import known_language
 
 FloatArray = npt.NDArray[np.float32]
 

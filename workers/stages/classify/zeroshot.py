@@ -19,8 +19,8 @@ from workers.models import Classification
 from workers.stages.classify.decision import decide, softmax
 from workers.stages.classify.encoder import MiniLMEncoder
 from workers.stages.classify.features import doc_text
-from workers.stages.classify.language import known_language
 from workers.stages.classify.taxonomy import Label, Taxonomy
+from workers.stages.language import known_language
 
 # Cosine similarities of an article to the label prototypes differ by ~0.05-0.15; dividing by
 # 0.05 spreads them into probabilities where a clear winner gets > 0.8 and a tie ~1/labels.
