@@ -9,7 +9,6 @@ import pytest
 import redis
 
 from workers.adapters.model_registry import ModelRegistry
-from workers.settings import Settings
 from workers.stages.classify import ClassifierProvider
 from workers.stages.classify.artifact import dump_model
 from workers.stages.classify.features import doc_text
@@ -35,15 +34,14 @@ class FakeClock:
 def test_provider_picks_up_a_newly_activated_model_and_returns_to_default(
     redis_client: redis.Redis, key_prefix: str
 ) -> None:
-    settings = Settings(key_prefix=key_prefix)
     clock = FakeClock()
-    provider = ClassifierProvider(settings, redis_client, check_interval=2.0, clock=clock)
+    registry = ModelRegistry(redis_client, key_prefix)
+    provider = ClassifierProvider(source=registry, check_interval=2.0, clock=clock)
     default_version = provider.current().version
     assert default_version.startswith("zeroshot-")
 
     version, data = _trained_artifact()
-    registry = ModelRegistry(redis_client, key_prefix)  # what `newsflow train --activate` does
-    registry.publish(version, data)
+    registry.publish(version, data)  # what `newsflow train --activate` does
     registry.activate(version)
 
     assert provider.current().version == default_version  # not polled again yet
@@ -71,7 +69,7 @@ def test_a_corrupt_active_artifact_keeps_the_current_model(
 ) -> None:
     clock = FakeClock()
     provider = ClassifierProvider(
-        Settings(key_prefix=key_prefix), redis_client, check_interval=1.0, clock=clock
+        source=ModelRegistry(redis_client, key_prefix), check_interval=1.0, clock=clock
     )
     before = provider.current().version
     registry = ModelRegistry(redis_client, key_prefix)

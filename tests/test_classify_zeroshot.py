@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from workers.models import UNCERTAIN
-from workers.settings import Settings
 from workers.stages.classify import ClassifierProvider
 
 CLEAR_CUT = [
@@ -56,7 +55,7 @@ CLEAR_CUT = [
 
 @pytest.fixture(scope="module")
 def provider() -> ClassifierProvider:
-    return ClassifierProvider(Settings(), None)
+    return ClassifierProvider()
 
 
 @pytest.mark.parametrize(("label", "title", "text"), CLEAR_CUT, ids=[c[0] for c in CLEAR_CUT])
@@ -80,7 +79,7 @@ def test_every_answer_carries_model_version_confidence_and_language(
 
 
 def test_a_threshold_above_any_confidence_makes_every_answer_uncertain() -> None:
-    provider = ClassifierProvider(Settings(uncertain_threshold=1.01), None)
+    provider = ClassifierProvider(threshold=1.01)
     _, title, text = CLEAR_CUT[0]
     result = provider.current().classify(title, text)
     assert result.label == UNCERTAIN

@@ -59,7 +59,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_send_sent_event": True,
         # Recycle prefork children now and then: HTML parsing fragments memory over time.
         "worker_max_tasks_per_child": 2000,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # On a broker connection loss, let running stages finish: their results are saved by
+        # the store (idempotently); cancelling them has left prefork pools that never consumed
+        # again after a Redis restart. Their acks may fail; the reconciler covers that.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
     }
 
 

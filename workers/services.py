@@ -89,9 +89,14 @@ class Services:
 
     @cached_property
     def classifiers(self) -> ClassifierProvider:
+        from workers.adapters.model_registry import ModelRegistry
         from workers.stages.classify import ClassifierProvider
 
-        return ClassifierProvider(self.settings, self.redis)
+        return ClassifierProvider(
+            self.settings.taxonomy_path or None,
+            self.settings.uncertain_threshold,
+            ModelRegistry(self.redis, self.settings.key_prefix),
+        )
 
     def close(self) -> None:
         """Release the connections this object opened (those never used were never opened)."""

@@ -8,7 +8,6 @@ This is the scaled-down twin of `benchmarks/politeness.py` (5,000 URLs of one ho
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -81,12 +80,13 @@ def test_a_one_host_backlog_is_fetched_at_its_rate_while_another_host_keeps_flow
         assert "article_retrying" not in names
         assert names[-1] == "article_fetched"
     # At the busy host's rate, never faster. The limiter spaces request starts exactly; what the
-    # server sees also carries thread scheduling jitter, so single gaps are checked loosely
-    # (an unlimited fetch shows gaps near 0) and any 8 requests in a row strictly.
+    # server sees also carries thread scheduling jitter (on a loaded machine two requests can
+    # land together), so the rate is checked over windows: in any 2 s at most one request more
+    # than 4/s allows (an unlimited fetch sends all 60 within a second).
     interval = 1 / BUSY_RATE
-    assert min(b - a for a, b in itertools.pairwise(busy_hits)) > 0.5 * interval
     assert all(
-        busy_hits[i + 7] - busy_hits[i] >= 7 * interval * 0.95 for i in range(len(busy_hits) - 7)
+        sum(1 for t in busy_hits if start <= t < start + 2.0) <= 2 * BUSY_RATE + 1
+        for start in busy_hits
     )
     span = busy_hits[-1] - busy_hits[0]
     assert (BACKLOG - 1) * interval * 0.95 <= span <= (BACKLOG - 1) * interval * 2

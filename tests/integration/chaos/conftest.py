@@ -25,7 +25,6 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO
 
 import pytest
 import redis
@@ -85,16 +84,16 @@ class Deployment:
         self.log_path = log_path
         self.env = {**settings_env(settings), **(extra_env or {})}
         self.process: subprocess.Popen[bytes] | None = None
-        self._log = log_path.open("ab")
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "run"],
-            env=self.env,
-            cwd=REPO,
-            stdout=self._log,
-            stderr=self._log,
-        )
+        with self.log_path.open("ab") as log:  # the supervisor keeps its own descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "workers.cli", "run"],
+                env=self.env,
+                cwd=REPO,
+                stdout=log,
+                stderr=log,
+            )
 
     def descendants(self) -> dict[int, str]:
         """pid -> command line of every process under the supervisor."""
@@ -146,7 +145,6 @@ class Deployment:
                     _kill(pid)
                 self.process.kill()
                 self.process.wait()
-        self._log.close()
         return self.process.returncode
 
 
@@ -170,7 +168,6 @@ class RedisServer:
         self.appendonly = appendonly
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -183,11 +180,13 @@ class RedisServer:
             "--save", "", "--appendonly", "yes" if self.appendonly else "no",
             "--appendfsync", "always", "--maxmemory-policy", "noeviction",
         ]  # fmt: skip
-        log = (self.directory / "redis.log").open("ab")
-        self.process = subprocess.Popen(args, stdout=log, stderr=log)
+        with (self.directory / "redis.log").open("ab") as log:  # the server keeps its own fd
+            self.process = subprocess.Popen(args, stdout=log, stderr=log)
         client = redis.Redis.from_url(self.url)
-        wait_until(lambda: _pings(client), 10, "the private redis-server")
-        client.close()
+        try:
+            wait_until(lambda: _pings(client), 10, "the private redis-server")
+        finally:
+            client.close()
 
     def stop(self) -> None:
         """Shut down as an operator would (SHUTDOWN: AOF flushed when enabled)."""
@@ -201,8 +200,6 @@ class RedisServer:
 
     def close(self) -> None:
         self.stop()
-        if self._log is not None:
-            self._log.close()
 
 
 def _pings(client: redis.Redis) -> bool:

@@ -35,7 +35,9 @@ from tests.test_fetch_support import LocalServer
 from workers.services import Services
 from workers.settings import Settings
 
-pytestmark = [pytest.mark.chaos, pytest.mark.integration]
+# A deployment's start, a few hundred articles and a recovery take minutes on a busy 2-core
+# machine; the suite's default limit of 300 s per test is for everything else.
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.timeout(900)]
 
 ARTICLES = 200
 

@@ -1,9 +1,10 @@
 """Which classifier a worker uses right now, noticing a newly activated model without a restart.
 
-`ClassifierProvider.current()` returns the active trained model when the registry (Redis, see
-`workers.adapters.model_registry`) points at one, else the zero-shot classifier of the configured
-taxonomy. The pointer is read at most every CHECK_INTERVAL seconds, so a busy worker costs Redis
-one GET per interval; a new version is fetched and loaded once, then served from memory.
+`ClassifierProvider.current()` returns the active trained model when its model source (in
+production the Redis registry, `workers.adapters.model_registry`, handed in by the wiring) points
+at one, else the zero-shot classifier of the configured taxonomy. The pointer is read at most
+every CHECK_INTERVAL seconds, so a busy worker costs Redis one GET per interval; a new version is
+fetched and loaded once, then served from memory.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from workers.models import Classification
 from workers.stages.classify.artifact import ArtifactError, LinearModel, load_model
@@ -19,10 +20,6 @@ from workers.stages.classify.encoder import MiniLMEncoder, shared_encoder
 from workers.stages.classify.linear import LinearClassifier
 from workers.stages.classify.taxonomy import load_taxonomy
 from workers.stages.classify.zeroshot import ZeroShotClassifier
-
-if TYPE_CHECKING:
-    from workers.adapters.model_registry import KeyValueClient
-    from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +62,17 @@ class ClassifierProvider:
 
     def __init__(
         self,
-        settings: Settings,
-        redis_client: KeyValueClient | None = None,
-        *,
+        taxonomy_path: str | None = None,
+        threshold: float = 0.3,
         source: ModelSource | None = None,
+        *,
         check_interval: float = CHECK_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._taxonomy_path = settings.taxonomy_path
-        self._threshold = settings.uncertain_threshold
-        if source is None and redis_client is not None:
-            # The adapter lives outside the pure stage; only its key layout is imported here.
-            from workers.adapters.model_registry import ModelRegistry
-
-            source = ModelRegistry(redis_client, settings.key_prefix)
+        """`taxonomy_path` None: the bundled taxonomy; `threshold`: the uncertain threshold
+        (NEWSFLOW_UNCERTAIN_THRESHOLD); `source` None: the zero-shot default only."""
+        self._taxonomy_path = taxonomy_path
+        self._threshold = threshold
         self._source = source
         self._interval = check_interval
         self._clock = clock
