@@ -27,7 +27,6 @@ from workers.stages.clean.document import (
     looks_like_html,
     strip_control,
 )
-from workers.stages.clean.dom_prune import prune_furniture
 from workers.stages.clean.html import parse_html
 from workers.stages.clean.language import detect_language
 from workers.stages.clean.metadata import PageMetadata, extract_metadata
@@ -67,8 +66,7 @@ def _clean_html(document: str, url: str | None) -> CleanedArticle:
     if tree is None:
         raise SkipArticle("empty", "nothing parseable in the HTML")
     meta = extract_metadata(tree, url)
-    prune_furniture(tree)
-    raw = extract_paragraphs(tree, url, meta.jsonld_body)
+    raw = extract_paragraphs(tree, url, meta)
     title = meta.title or ""
     kept = filter_paragraphs(raw, title, meta.authors)
     check_article(raw, kept, meta, title, tree)

@@ -1,0 +1,114 @@
+"""The learned block classifier: how likely each text block of a page is part of the story.
+
+A gradient-boosted tree ensemble (scikit-learn's HistGradientBoostingClassifier at training time)
+over the features of `block_features`, shipped as `block_model.npz` beside this module: the
+trees' node arrays only, evaluated here with numpy (no scikit-learn at run time). The training
+script is `benchmarks/extraction_train.py`; it trains on the WCXB development pages (Web Content
+eXtraction Benchmark, Murrough Foley, CC-BY-4.0: https://creativecommons.org/licenses/by/4.0/),
+and the shipped file holds the fitted trees only, none of the data. Retrain after any change to
+the features or to the block segmentation: the file records the feature names it was trained
+on and loading it against a different list fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from workers.stages.clean.block_features import FEATURE_NAMES
+
+MODEL_FILE = "block_model.npz"
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEnsemble:
+    """All trees' nodes in flat arrays; `roots[t]` is the first node of tree t.
+
+    A node sends a row left when its feature value is <= the threshold (or when the value is
+    missing and the node says so); leaves hold their tree's additive score, learning rate
+    included, as scikit-learn's predictors store them.
+    """
+
+    feature: Any  # int array
+    threshold: Any  # float array
+    left: Any  # int array (absolute node index)
+    right: Any  # int array (absolute node index)
+    value: Any  # float array
+    is_leaf: Any  # bool array
+    missing_left: Any  # bool array
+    roots: Any  # int array
+    baseline: float
+    depth: int
+    info: dict[str, Any]
+
+    def raw_scores(self, rows: Sequence[Sequence[float]]) -> Any:
+        """The ensemble's log-odds for each row: every tree walked level by level at once."""
+        import numpy as np
+
+        x = np.asarray(rows, dtype=np.float64)
+        n = x.shape[0]
+        node = np.repeat(self.roots[:, None], n, axis=1)  # (trees, rows)
+        columns = np.arange(n)[None, :]
+        for _ in range(self.depth):
+            leaf = self.is_leaf[node]
+            if leaf.all():
+                break
+            values = x[columns, self.feature[node]]
+            go_left = (values <= self.threshold[node]) | (
+                np.isnan(values) & self.missing_left[node]
+            )
+            node = np.where(leaf, node, np.where(go_left, self.left[node], self.right[node]))
+        return self.baseline + self.value[node].sum(axis=0)
+
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        import numpy as np
+
+        if not rows:
+            return []
+        scores = self.raw_scores(rows)
+        return [float(p) for p in 1.0 / (1.0 + np.exp(-scores))]
+
+
+def read_ensemble(data: Any) -> TreeEnsemble:
+    """A TreeEnsemble out of the arrays of a model file (a mapping of numpy arrays)."""
+    info = json.loads(str(data["info"]))
+    names = tuple(info["feature_names"])
+    if names != FEATURE_NAMES:
+        raise ValueError(
+            f"{MODEL_FILE} was trained on other features than block_features computes; "
+            "retrain it with benchmarks/extraction_train.py"
+        )
+    return TreeEnsemble(
+        feature=data["feature"].astype("int64"),
+        threshold=data["threshold"].astype("float64"),
+        left=data["left"].astype("int64"),
+        right=data["right"].astype("int64"),
+        value=data["value"].astype("float64"),
+        is_leaf=data["is_leaf"].astype(bool),
+        missing_left=data["missing_left"].astype(bool),
+        roots=data["roots"].astype("int64"),
+        baseline=float(data["baseline"]),
+        depth=int(data["depth"]),
+        info=info,
+    )
+
+
+@cache
+def shipped_model() -> TreeEnsemble:
+    """The model file shipped in the package, loaded once per process (~2 ms)."""
+    import numpy as np
+
+    with (
+        resources.files("workers.stages.clean").joinpath(MODEL_FILE).open("rb") as stream,
+        np.load(stream, allow_pickle=False) as data,
+    ):
+        return read_ensemble(data)
+
+
+def story_probabilities(rows: Sequence[Sequence[float]]) -> list[float]:
+    """P(block belongs to the story) per feature row, by the shipped model."""
+    return shipped_model().probabilities(rows)
