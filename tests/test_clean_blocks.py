@@ -98,3 +98,12 @@ def test_the_container_with_most_running_text_is_found() -> None:
     rows = block_features(blocks, "", None, [False] * len(blocks))
     assert _feature(rows, 0, "in_best_container") == 0.0
     assert all(_feature(rows, i, "in_best_container") == 1.0 for i in range(1, 5))
+
+
+def test_each_container_counts_only_its_own_words() -> None:
+    """Containers no block owns (bare wrappers) must not be mixed up with one another."""
+    wrappers = "".join(f"<div><div><p>{'word ' * words}</p></div></div>" for words in (3, 6, 9, 12))
+    blocks = _blocks(wrappers)
+    rows = block_features(blocks, "", None, [False] * len(blocks))
+    shares = [_feature(rows, i, "parent_share") for i in range(4)]
+    assert shares == [3 / 30, 6 / 30, 9 / 30, 12 / 30]

@@ -92,9 +92,14 @@ def _shares(blocks: Sequence[Block], words: Sequence[int]) -> tuple[list[float],
     parent_words: dict[int, int] = {}
     grand_words: dict[int, int] = {}
     parents: list[tuple[int, int]] = []
+    # lxml makes a new proxy object per access unless one is alive: the containers are kept
+    # here so that id() names one element for the whole computation.
+    alive: list[object] = []
     for block, count in zip(blocks, words, strict=True):
         parent = block.owner.getparent()
         grand = parent.getparent() if parent is not None else None
+        alive.append(parent)
+        alive.append(grand)
         pid = id(parent)
         gid = id(grand)
         parent_words[pid] = parent_words.get(pid, 0) + count
@@ -131,7 +136,8 @@ def _best_container(blocks: Sequence[Block], words: Sequence[int]) -> list[float
     if not scores:
         return [0.0] * len(blocks)
     best = elements[max(scores, key=scores.__getitem__)]
-    inside = {id(element) for element in best.iter()}  # type: ignore[attr-defined]
+    members = list(best.iter())  # type: ignore[attr-defined]  # alive, so their ids are theirs
+    inside = {id(element) for element in members}
     return [1.0 if id(block.owner) in inside else 0.0 for block in blocks]
 
 
@@ -169,7 +175,7 @@ def block_features(
             len(_SENTENCE_END.findall(text)) / (n_words or 1),
             text.count(",") / (n_words or 1),
             1.0 if text[-1:] in ".!?:;\"'”»)。！？" else 0.0,
-            sum(c.isdigit() for c in text) / (chars or 1),
+            sum(map(str.isdigit, text)) / (chars or 1),
             sum(1 for t in tokens if t[:1].isupper()) / (len(tokens) or 1),
             chars / (len(tokens) or 1),
         ]

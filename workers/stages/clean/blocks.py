@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from lxml.html import HtmlElement
 
@@ -243,6 +244,10 @@ CLASS_GROUPS: tuple[tuple[str, frozenset[str]], ...] = (
     ("toc", frozenset({"toc", "contents", "jump", "summary", "keypoints", "highlights"})),
 )
 CLASS_GROUP_NAMES: tuple[str, ...] = tuple(name for name, _ in CLASS_GROUPS)
+# Blocks stop after this many characters of text: the largest dev page has ~110,000, and the
+# classifier's work (and trafilatura's, when it falls back) grows with the text, so a data dump
+# of millions of characters costs no more than a long story.
+MAX_TEXT_CHARS = 300_000
 _SPLIT = re.compile(r"[^a-z]+")
 
 
@@ -290,7 +295,13 @@ def _class_groups(element: HtmlElement) -> int:
     ident = element.get("id")
     if not attrs and not ident:
         return 0
-    words = set(_SPLIT.split(f"{attrs or ''} {ident or ''}".lower()))
+    return _attribute_groups(f"{attrs or ''} {ident or ''}")
+
+
+@lru_cache(maxsize=8192)
+def _attribute_groups(attributes: str) -> int:
+    """Group bits of one class+id string; templates repeat the same strings on every item."""
+    words = set(_SPLIT.split(attributes.lower()))
     bits = 0
     for bit, (_, group) in enumerate(CLASS_GROUPS):
         if not group.isdisjoint(words):
@@ -348,7 +359,7 @@ class _Walker:
 
     def walk(self, element: HtmlElement, parent: _Context, pending: _Pending) -> None:
         tag = element.tag
-        if not isinstance(tag, str) or tag in _SKIPPED_TAGS:
+        if not isinstance(tag, str) or tag in _SKIPPED_TAGS or self.chars > MAX_TEXT_CHARS:
             return
         bits = _class_groups(element)
         context = _Context(

@@ -20,8 +20,8 @@ from lxml.html import HtmlElement
 
 from workers.stages.clean.block_classifier import story_probabilities
 from workers.stages.clean.block_features import block_features
-from workers.stages.clean.blocks import Block, page_blocks
-from workers.stages.clean.boilerplate import is_boilerplate
+from workers.stages.clean.blocks import MAX_TEXT_CHARS, Block, page_blocks
+from workers.stages.clean.boilerplate import furniture_flags
 from workers.stages.clean.dom_prune import prune_furniture
 from workers.stages.clean.html import parse_html
 from workers.stages.clean.metadata import PageMetadata
@@ -72,7 +72,7 @@ def main_text_inputs(tree: HtmlElement, meta: PageMetadata) -> MainTextInputs:
     blocks = page_blocks(tree)
     if not blocks:
         return MainTextInputs(blocks, [])
-    furniture = [is_boilerplate(block.text, meta.authors) for block in blocks]
+    furniture = furniture_flags([block.text for block in blocks], meta.authors)
     return MainTextInputs(
         blocks, block_features(blocks, meta.title or "", meta.jsonld_body, furniture)
     )
@@ -91,11 +91,19 @@ def choose_paragraphs(
         if probability >= STORY_THRESHOLD
     ]
     chosen_words = word_units(" ".join(chosen))
-    if chosen_words < FALLBACK_BELOW_WORDS:
+    # No fallback on pages cut at MAX_TEXT_CHARS: trafilatura would take seconds on them.
+    if chosen_words < FALLBACK_BELOW_WORDS and _text_chars(inputs) <= MAX_TEXT_CHARS:
         extracted = fallback()
         if word_units(" ".join(extracted)) > chosen_words:
             chosen = extracted
     return _prefer_jsonld(chosen, jsonld_body)
+
+
+def _text_chars(inputs: MainTextInputs) -> int:
+    if not inputs.blocks:
+        return 0
+    last = inputs.blocks[-1]
+    return last.start_char + len(last.text)
 
 
 def trafilatura_paragraphs(tree: HtmlElement, url: str | None) -> list[str]:

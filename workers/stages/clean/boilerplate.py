@@ -446,6 +446,12 @@ def is_boilerplate(line: str, authors: Sequence[str] = ()) -> bool:
     return _is_furniture(_Line.of(line), _author_keys(authors))
 
 
+def furniture_flags(lines: Sequence[str], authors: Sequence[str] = ()) -> list[bool]:
+    """`is_boilerplate` for each line, with the authors' keys computed once."""
+    author_keys = _author_keys(authors)
+    return [_is_furniture(_Line.of(line), author_keys) for line in lines]
+
+
 def is_paywall_prompt(line: str) -> bool:
     return _words(line) <= PROMPT_MAX_WORDS and bool(_PAYWALL.search(line.lower()))
 
