@@ -148,7 +148,8 @@ def block_features(
     furniture: Sequence[bool],
 ) -> list[list[float]]:
     """One feature row per block, in FEATURE_NAMES order."""
-    words = [len(_WORD.findall(block.text)) for block in blocks]
+    tokens_of = [_WORD.findall(block.text) for block in blocks]
+    words = [len(tokens) for tokens in tokens_of]
     total_words = sum(words)
     total_chars = blocks[-1].start_char + len(blocks[-1].text) if blocks else 0
     parent_share, grand_share = _shares(blocks, words)
@@ -162,7 +163,7 @@ def block_features(
         text = block.text
         n_words = words[i]
         chars = len(text)
-        key = token_key(text)
+        key = " " + " ".join(tokens_of[i]) + " "  # token_key(text), from the tokens at hand
         is_headline = bool(headline_key.strip()) and key == headline_key
         if is_headline and headline_at < 0:
             headline_at = i

@@ -244,7 +244,7 @@ CLASS_GROUPS: tuple[tuple[str, frozenset[str]], ...] = (
     ("toc", frozenset({"toc", "contents", "jump", "summary", "keypoints", "highlights"})),
 )
 CLASS_GROUP_NAMES: tuple[str, ...] = tuple(name for name, _ in CLASS_GROUPS)
-# Blocks stop after this many characters of text: the largest dev page has ~110,000, and the
+# Blocks stop after this many characters of text: the largest dev page has ~80,000, and the
 # classifier's work (and trafilatura's, when it falls back) grows with the text, so a data dump
 # of millions of characters costs no more than a long story.
 MAX_TEXT_CHARS = 300_000
