@@ -34,11 +34,11 @@ from workers.settings import Settings  # noqa: E402
 from workers.stages.classify.encoder import MiniLMEncoder, shared_encoder  # noqa: E402
 from workers.stages.classify.evaluation import evaluate  # noqa: E402
 from workers.stages.classify.features import doc_text  # noqa: E402
-from workers.stages.classify.language import detect_language, detect_languages  # noqa: E402
 from workers.stages.classify.linear import LinearClassifier, fit_linear  # noqa: E402
 from workers.stages.classify.selftrain import self_train  # noqa: E402
 from workers.stages.classify.taxonomy import load_taxonomy  # noqa: E402
 from workers.stages.classify.zeroshot import ZeroShotClassifier  # noqa: E402
+from workers.stages.language import detect_language, detect_languages  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "classify-dev"
 SETS = {

@@ -18,7 +18,14 @@ tests/pages/html and the demo site), in alternating rounds over the same pages i
 process, and reports the median pages/s of each (min-max beside it) and their ratio. Alternating
 rounds keep a load spike on a shared machine from landing on one extractor only. A third row,
 `trafilatura+fix`, is trafilatura with the justext-stoplist fix newsflow applies (see
-`workers.stages.clean.body`), so the fix's share of the difference is visible.
+`workers.stages.clean.trafilatura_text`), so the fix's share of the difference is visible.
+
+`--metadata` scores title, author and publish date against the ground truth's `title`,
+`author` and `publish_date` (null where the page has none), for newsflow's clean_page beside
+trafilatura's own metadata (`bare_extraction(with_metadata=True)`). A field is right when the
+normalised values are equal (case, punctuation and spacing ignored; authors as a set of names;
+dates by day) or when both are empty; accuracy is reported over all pages and over the pages
+whose truth has the field.
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ import trafilatura
 import trafilatura.external
 
 from workers.errors import SkipArticle
-from workers.stages.clean import body, clean_page
+from workers.stages.clean import body, clean_page, trafilatura_text
+from workers.stages.clean.html import parse_html
+from workers.stages.clean.metadata import extract_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "extraction-dev"
@@ -99,17 +108,18 @@ def newsflow_extract(html: str, url: str | None) -> str:
 
 
 def extraction_paths(htmls: list[str]) -> Counter[str]:
-    """Which trafilatura cascade newsflow ran per page (an untimed pass): the fast one only, the
-    full one only, or both (the fast answer failed the could-the-fallbacks-change-it test)."""
+    """Which trafilatura cascade newsflow ran per page (an untimed pass): none (the block
+    classifier's text was kept), the fast one only, the full one only, or both (the fast answer
+    failed the could-the-fallbacks-change-it test)."""
     runs: list[bool] = []
-    real = body._bare_extraction
+    real = trafilatura_text._bare_extraction
 
     def counting(tree: Any, url: str | None, *, fast: bool) -> Any:
         runs.append(fast)
         return real(tree, url, fast=fast)
 
     paths: Counter[str] = Counter()
-    body._bare_extraction = counting  # a measurement-only spy, removed below
+    trafilatura_text._bare_extraction = counting  # a measurement-only spy, removed below
     try:
         for html in htmls:
             runs.clear()
@@ -117,7 +127,7 @@ def extraction_paths(htmls: list[str]) -> Counter[str]:
             kinds = {(True,): "fast", (False,): "full", (True, False): "both"}
             paths[kinds.get(tuple(runs), "none")] += 1
     finally:
-        body._bare_extraction = real
+        trafilatura_text._bare_extraction = real
     return paths
 
 
@@ -126,7 +136,7 @@ def print_paths(htmls: list[str]) -> None:
     print(
         f"newsflow trafilatura cascade per page: {paths['fast']} fast only, "
         f"{paths['full']} full only, {paths['both']} both (fast answer not provably final), "
-        f"{paths['none']} none (not HTML / skipped before extraction)"
+        f"{paths['none']} none (the classifier's text kept, or not HTML)"
     )
 
 
@@ -140,8 +150,8 @@ def trafilatura_extract(html: str, url: str | None) -> str:
     """Plain `trafilatura.extract` with its defaults, exactly as installed.
 
     newsflow makes trafilatura's justext stoplist keep its hash, process-wide (see
-    `workers.stages.clean.body._cache_justext_stoplist_hash`); the shipped plain tuple is put
-    back for the duration of this call so the baseline is not sped up by our fix.
+    `workers.stages.clean.trafilatura_text._cache_justext_stoplist_hash`); the shipped plain
+    tuple is put back for the duration of this call so the baseline is not sped up by our fix.
     """
     external: Any = trafilatura.external
     current = external.JT_STOPLIST
@@ -154,14 +164,34 @@ def trafilatura_extract(html: str, url: str | None) -> str:
 
 def trafilatura_stoplist_fixed_extract(html: str, url: str | None) -> str:
     """`trafilatura.extract` with newsflow's stoplist-hash fix: what the fix alone is worth."""
-    body._cache_justext_stoplist_hash()
+    trafilatura_text._cache_justext_stoplist_hash()
     return trafilatura.extract(html) or ""
+
+
+def _fast_cascade_only(tree: Any, url: str | None) -> list[str]:
+    """trafilatura's fast cascade alone: newsflow without the second (full-cascade) pass."""
+    trafilatura_text._cache_justext_stoplist_hash()
+    document = trafilatura_text._bare_extraction(tree, url, fast=True)
+    text = getattr(document, "text", None) if document is not None else None
+    return [line for line in text.split("\n") if line.strip()] if isinstance(text, str) else []
+
+
+def newsflow_one_pass_extract(html: str, url: str | None) -> str:
+    """newsflow with the cascade's second pass switched off (to show what that pass buys)."""
+    real = body.extract_with_trafilatura
+    body.extract_with_trafilatura = _fast_cascade_only  # measurement-only swap, undone below
+    try:
+        return newsflow_extract(html, url)
+    finally:
+        body.extract_with_trafilatura = real
 
 
 EXTRACTORS: dict[str, Callable[[str, str | None], str]] = {
     "newsflow": newsflow_extract,
     "trafilatura": trafilatura_extract,
 }
+# With --one-pass: the same newsflow without the cascade's second pass, beside the others.
+ONE_PASS = {"newsflow-1pass": newsflow_one_pass_extract}
 # Speed only: the same trafilatura with the stoplist fix, to show what that fix alone is worth.
 SPEED_EXTRACTORS = {**EXTRACTORS, "trafilatura+fix": trafilatura_stoplist_fixed_extract}
 
@@ -220,6 +250,79 @@ def run_speed(paths: list[Path], rounds: int) -> int:
     return 0
 
 
+_NAME_SPLIT = re.compile(r"\s*(?:[,;&|/]|\band\b)\s*", re.IGNORECASE)
+
+
+def _norm(text: str | None) -> str:
+    return " ".join(WORD.findall((text or "").casefold()))
+
+
+def _names(value: str | None) -> frozenset[str]:
+    return frozenset(n for n in (_norm(part) for part in _NAME_SPLIT.split(value or "")) if n)
+
+
+def metadata_right(field: str, truth: str | None, predicted: str | None) -> bool:
+    """Whether one predicted metadata field matches the truth (see --metadata)."""
+    if field == "author":
+        return _names(truth) == _names(predicted)
+    if field == "publish_date":
+        return (truth or "")[:10] == (predicted or "")[:10]
+    return _norm(truth) == _norm(predicted)
+
+
+def newsflow_metadata(html: str, url: str | None) -> dict[str, str | None]:
+    """The clean stage's metadata step alone (clean_page reports the same fields, but only for
+    pages it does not skip)."""
+    tree = parse_html(html)
+    if tree is None:
+        return {"title": None, "author": None, "publish_date": None}
+    meta = extract_metadata(tree, url)
+    return {
+        "title": meta.title,
+        "author": ", ".join(meta.authors) or None,
+        "publish_date": meta.published_at,
+    }
+
+
+def trafilatura_metadata(html: str, url: str | None) -> dict[str, str | None]:
+    document = trafilatura.bare_extraction(html, url=url, with_metadata=True)
+    if document is None:
+        return {"title": None, "author": None, "publish_date": None}
+    return {
+        "title": document.title,
+        "author": document.author,
+        "publish_date": document.date,
+    }
+
+
+METADATA_FIELDS = ("title", "author", "publish_date")
+
+
+def run_metadata(pages: dict[str, str], truth: dict[str, Any]) -> int:
+    extractors = {"newsflow": newsflow_metadata, "trafilatura": trafilatura_metadata}
+    print(f"metadata on {len(pages)} pages: right / all pages (right / pages whose truth has it)")
+    print(f"{'extractor':<12} " + " ".join(f"{f:>22}" for f in METADATA_FIELDS))
+    for name, fn in extractors.items():
+        right = dict.fromkeys(METADATA_FIELDS, 0)
+        right_present = dict.fromkeys(METADATA_FIELDS, 0)
+        present = dict.fromkeys(METADATA_FIELDS, 0)
+        for page_id, html in pages.items():
+            predicted = fn(html, truth[page_id].get("url"))
+            for field in METADATA_FIELDS:
+                ok = metadata_right(field, truth[page_id].get(field), predicted.get(field))
+                right[field] += ok
+                if truth[page_id].get(field):
+                    present[field] += 1
+                    right_present[field] += ok
+        cells = [
+            f"{right[f] / len(pages):.3f} ({right_present[f] / max(1, present[f]):.3f})"
+            for f in METADATA_FIELDS
+        ]
+        print(f"{name:<12} " + " ".join(f"{c:>22}" for c in cells))
+    print("pages whose truth has the field: " + ", ".join(f"{f} {present[f]}" for f in present))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
@@ -239,7 +342,20 @@ def main() -> int:
         "(default: tests/pages/html and workers/demo/site)",
     )
     ap.add_argument("--rounds", type=int, default=9, help="timed rounds per extractor (--speed)")
+    ap.add_argument(
+        "--one-pass",
+        action="store_true",
+        help="also run newsflow without the cascade's second pass (text and --speed)",
+    )
+    ap.add_argument(
+        "--metadata",
+        action="store_true",
+        help="score title, author and publish date instead of the text",
+    )
     args = ap.parse_args()
+    if args.one_pass:
+        EXTRACTORS.update(ONE_PASS)
+        SPEED_EXTRACTORS.update(ONE_PASS)
     if args.speed is not None:
         return run_speed(args.speed or list(DEFAULT_SPEED_PAGES), max(1, args.rounds))
 
@@ -282,6 +398,8 @@ def main() -> int:
         print("no readable pages: nothing to score", file=sys.stderr)
         return 2
 
+    if args.metadata:
+        return run_metadata(pages, truth)
     extractors = EXTRACTORS
     # Warm both up (py3langid model load, trafilatura's lazy imports) outside the timed loop.
     first = next(iter(pages.values()))

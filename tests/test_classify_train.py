@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 
 from workers.commands import classify as command
 from workers.settings import Settings
@@ -165,3 +166,30 @@ def test_classify_command_without_a_model_uses_the_taxonomy_given(tmp_path: Path
     out = [json.loads(line) for line in buf.getvalue().splitlines()]
     assert [o["label"] for o in out[:2]] == ["Sports", "Money"]
     assert all(o["model_version"].startswith("zeroshot-") for o in out)
+
+
+def test_train_activate_never_prints_the_redis_password(
+    tmp_path: Path, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """Against a Redis secured with an ACL user, as production runs it."""
+    user, password = f"{key_prefix.replace(':', '-')}-user", "s3cret-pw"
+    redis_client.acl_setuser(
+        user, enabled=True, passwords=[f"+{password}"], keys=["*"], channels=["*"],
+        commands=["+@all"],
+    )  # fmt: skip
+    try:
+        db = redis_client.connection_pool.connection_kwargs["db"]
+        url = f"redis://{user}:{password}@127.0.0.1:6379/{db}"
+        settings = Settings().with_overrides(redis_url=url, key_prefix=key_prefix)
+        args = _parser().parse_args(
+            ["train", "--data", str(FIXTURES / "train.jsonl"), "--out", str(tmp_path / "m.npz"),
+             "--features", "words", "--activate"]
+        )  # fmt: skip
+        buf = io.StringIO()
+        with redirect_stdout(buf):
+            assert args.func(args, settings) == 0
+        assert "activated" in buf.getvalue()
+        assert password not in buf.getvalue()
+        assert f"{user}:***@" in buf.getvalue()
+    finally:
+        redis_client.acl_deluser(user)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from workers.commands import extract
+from workers.commands import extract, progress
 from workers.settings import Settings
 
 PAGES = Path(__file__).parent / "pages" / "html"
@@ -99,3 +101,40 @@ def test_unreadable_file_is_reported_and_fails_the_exit_code(
     assert code == 1
     assert "error" in records[0]
     assert records[1]["title"]
+
+
+def test_piped_output_gets_no_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser(prog="newsflow")
+    extract.register(parser.add_subparsers())
+    args = parser.parse_args(["extract", str(PAGES / "stadtblatt_de.html")])
+    args.func(args, Settings())
+    assert capsys.readouterr().err == ""
+
+
+def test_a_terminal_gets_count_rate_and_time_left(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(progress, "on_terminal", lambda: True)
+    parser = argparse.ArgumentParser(prog="newsflow")
+    extract.register(parser.add_subparsers())
+    files = [str(PAGES / "stadtblatt_de.html"), str(PAGES / "radio_news_bridge.html")]
+    args = parser.parse_args(["extract", *files])
+    args.func(args, Settings())
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2  # the bar never mixes into the JSON lines
+    assert "2/2" in captured.err
+    assert "page/s" in captured.err
+    assert "<00:00" in captured.err  # elapsed<remaining
+
+
+def test_building_the_batch_commands_imports_no_heavy_library() -> None:
+    """`newsflow --help` imports every command module: they must not import these at load."""
+    heavy = ("sklearn", "scipy", "sqlalchemy", "celery", "torch", "trafilatura", "redis", "tqdm")
+    code = (
+        "import sys, workers.commands.extract, workers.commands.dedup, workers.commands.classify;"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == ""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lxml.html import HtmlElement
 
-from workers.stages.clean import body
+from workers.stages.clean import trafilatura_text as body
 from workers.stages.clean.dom_prune import prune_furniture
 from workers.stages.clean.html import parse_html
 
@@ -31,7 +31,7 @@ def _lines(tree: HtmlElement, *, fast: bool) -> list[str]:
 @pytest.mark.parametrize("page", HTML_PAGES, ids=lambda p: p.name)
 def test_extraction_equals_the_full_cascade_on_every_fixture_page(page: Path) -> None:
     tree = _tree(page.read_text(encoding="utf-8"))
-    assert body._extract_with_trafilatura(tree, None) == _lines(tree, fast=False)
+    assert body.extract_with_trafilatura(tree, None) == _lines(tree, fast=False)
 
 
 @pytest.mark.parametrize("name", ["stadtblatt_de.html", "radio_news_bridge.html"])
@@ -48,7 +48,7 @@ def test_ordinary_article_pages_take_the_fast_path(
         return real(tree, url, fast=fast)
 
     monkeypatch.setattr(body, "_bare_extraction", spy)
-    body._extract_with_trafilatura(_tree((PAGES / name).read_text(encoding="utf-8")), None)
+    body.extract_with_trafilatura(_tree((PAGES / name).read_text(encoding="utf-8")), None)
     assert runs == [True]
 
 
@@ -63,7 +63,7 @@ def test_pages_with_little_text_go_straight_to_the_full_cascade(
         return real(tree, url, fast=fast)
 
     monkeypatch.setattr(body, "_bare_extraction", spy)
-    body._extract_with_trafilatura(_tree((PAGES / "not_found.html").read_text()), None)
+    body.extract_with_trafilatura(_tree((PAGES / "not_found.html").read_text()), None)
     assert runs == [False]
 
 

@@ -65,3 +65,10 @@ def test_a_namespace_keeps_its_index_between_runs(
     _run(["dedup", str(input_file), "--namespace", "trial"], settings)
     statuses = [json.loads(line)["status"] for line in capsys.readouterr().out.splitlines()]
     assert statuses == ["new", "new", "duplicate", "duplicate"]  # redelivery: same verdicts
+
+
+def test_progress_total_counts_every_line_of_the_input(tmp_path: Path) -> None:
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"doc_id": 1}\n\n{"doc_id": 2}')  # a blank line, no final newline
+    assert command._count_lines(str(path)) == 3
+    assert command._count_lines("-") is None

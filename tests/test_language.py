@@ -6,11 +6,11 @@ classify stage keeps a language it is given and detects the rest.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from workers.stages import language
-from workers.stages.classify import language as classify_language
-from workers.stages.clean import language as clean_language
 from workers.stages.language import detect_language, detect_languages, known_language
 
 ENGLISH = (
@@ -97,8 +97,6 @@ def test_a_language_the_caller_knows_is_kept_and_only_the_rest_detected() -> Non
     assert known_language(texts, None) == ["en", "fr"]
 
 
-def test_the_clean_and_classify_stages_use_this_one_detector() -> None:
-    assert clean_language.detect_language is language.detect_language
-    assert classify_language.detect_language is language.detect_language
-    assert classify_language.detect_languages is language.detect_languages
-    assert classify_language.known_language is language.known_language
+def test_no_stage_keeps_a_language_detector_of_its_own() -> None:
+    stages = Path(language.__file__).parent
+    assert sorted(p.name for p in stages.rglob("language*.py")) == ["language.py"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
 from workers import __version__
-from workers.logconfig import configure_logging
 from workers.settings import Settings
 
 # Help order: getting articles in, running the service, looking at what happened, tools.
@@ -48,9 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
-    configure_logging(settings.log_format, settings.log_level)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help and bad arguments end here, before any logging set-up
+    if getattr(args, "plain_logs", False) and settings.log_format != "json":
+        # The batch tools (extract, dedup, classify, train) print results on stdout and only
+        # warnings on stderr: plain stdlib logging spares them structlog's ~0.2 s import.
+        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
+    else:
+        # Imported here, not at the top, for the same reason: `--help` must be quick.
+        from workers.logconfig import configure_logging
+
+        configure_logging(settings.log_format, settings.log_level)
     try:
         code: int = args.func(args, settings)
     except KeyboardInterrupt:

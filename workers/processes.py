@@ -16,11 +16,16 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
-import structlog
 
-log = structlog.get_logger("newsflow.supervisor")
+def _log() -> Any:
+    # structlog is imported on first use: this module is loaded by `newsflow --help`, which
+    # must start fast, and structlog's import alone costs ~0.2 s.
+    import structlog
+
+    return structlog.get_logger("newsflow.supervisor")
+
 
 PROCESS_TYPES: dict[str, str] = {
     "fetch": "newsflow worker --queues crawl,fetch --pool threads --concurrency 16",
@@ -113,11 +118,11 @@ class Supervisor:
                     f"{child.name} exited {len(child.exits)} time(s) within "
                     f"{GIVE_UP_WINDOW_S:.0f} s (last exit code {code})"
                 )
-                log.error("process_gave_up", process=child.name, exit_code=code)
+                _log().error("process_gave_up", process=child.name, exit_code=code)
                 return False
             delay = min(RESTART_DELAY_MAX_S, RESTART_DELAY_S * 2 ** (len(child.exits) - 1))
             child.restart_at = now + delay
-            log.warning("process_exited", process=child.name, exit_code=code, restart_in_s=delay)
+            _log().warning("process_exited", process=child.name, exit_code=code, restart_in_s=delay)
         return True
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
@@ -127,7 +132,7 @@ class Supervisor:
         child.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             child.argv, env=self._env, stdout=self._output, stderr=self._output
         )
-        log.info("process_started", process=child.name, pid=child.process.pid)
+        _log().info("process_started", process=child.name, pid=child.process.pid)
 
 
 def stop_processes(

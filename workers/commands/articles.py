@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from workers.services import Services
 from workers.settings import Settings
 
 STATUSES = (
@@ -35,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.services import Services
+
     store = Services(settings).store
     if args.show:
         found = store.find(args.show)

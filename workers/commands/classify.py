@@ -4,6 +4,10 @@
 {"doc_id", "label", "confidence", "language", "model_version"} out) using the worker's classifiers.
 `newsflow train --data FILE` fits a linear model on labelled rows, prints a held-out evaluation,
 writes a versioned `.npz` artifact and, with `--activate`, makes every worker use it.
+
+The classify stage (numpy, scikit-learn, SciPy, the encoder) is imported inside the functions
+that run it, so building the command line (`newsflow --help`, `newsflow extract`) never pays
+for it.
 """
 
 from __future__ import annotations
@@ -16,27 +20,23 @@ import json
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workers.models import Classification
-from workers.settings import Settings
-from workers.stages.classify.artifact import read_model, save_model
-from workers.stages.classify.decision import decide
-from workers.stages.classify.encoder import shared_encoder
-from workers.stages.classify.evaluation import evaluate
-from workers.stages.classify.features import doc_text
-from workers.stages.classify.language import known_language
-from workers.stages.classify.linear import LinearClassifier, fit_linear
-from workers.stages.classify.parallel import encode_texts
-from workers.stages.classify.provider import build_classifier
-from workers.stages.classify.selftrain import MIN_TEXTS, self_train
-from workers.stages.classify.taxonomy import load_taxonomy
-from workers.stages.classify.zeroshot import ZeroShotClassifier
+from workers.commands.progress import on_terminal, progress
+
+if TYPE_CHECKING:
+    from workers.models import Classification
+    from workers.settings import Settings
+    from workers.stages.classify.encoder import FloatArray, MiniLMEncoder
 
 # Articles embedded per step while reading a file: bounds memory, keeps the encoder batched.
 _CHUNK = 512
+# With a progress bar, texts are encoded in steps so the bar moves: small steps in one process;
+# across processes each step pays the pool's start-up (~2 s), so steps are large (~4% slower).
+_BAR_STEP = 64
+_BAR_PARALLEL_STEP = 10_000
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="zero-shot only: do not self-train on the input's texts first",
     )
-    p.set_defaults(func=run_classify)
+    p.set_defaults(func=run_classify, plain_logs=True)
 
     t = subparsers.add_parser(
         "train",
@@ -92,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="publish the artifact to Redis and make it the model every worker uses",
     )
-    t.set_defaults(func=run_train)
+    t.set_defaults(func=run_train, plain_logs=True)
 
 
 # --- input ---------------------------------------------------------------------------------
@@ -151,14 +151,26 @@ def classify_items(
     same `self_train` that `newsflow train --self-train` runs for workers). `languages` are
     the items' known languages (None where unknown), reported instead of detecting them.
     """
+    from workers.stages.classify.artifact import read_model
+    from workers.stages.classify.decision import decide
+    from workers.stages.classify.encoder import shared_encoder
+    from workers.stages.classify.features import doc_text
+    from workers.stages.classify.linear import LinearClassifier
+    from workers.stages.classify.provider import build_classifier
+    from workers.stages.classify.selftrain import MIN_TEXTS, self_train
+    from workers.stages.classify.taxonomy import load_taxonomy
+    from workers.stages.classify.zeroshot import ZeroShotClassifier
+    from workers.stages.language import known_language
+
     if model:
         linear = build_classifier(read_model(model), settings.uncertain_threshold)
         results: list[Classification] = []
-        for start in range(0, len(items), _CHUNK):
-            chunk_languages = languages[start : start + _CHUNK] if languages else None
-            results += linear.classify_many(
-                items[start : start + _CHUNK], languages=chunk_languages
-            )
+        with progress("classify", total=len(items), unit="doc") as bar:
+            for start in range(0, len(items), _CHUNK):
+                chunk_languages = languages[start : start + _CHUNK] if languages else None
+                chunk = items[start : start + _CHUNK]
+                results += linear.classify_many(chunk, languages=chunk_languages)
+                bar.advance(len(chunk))
         return results
     zero = ZeroShotClassifier(
         load_taxonomy(taxonomy or settings.taxonomy_path or None),
@@ -166,7 +178,7 @@ def classify_items(
         settings.uncertain_threshold,
     )
     texts = [doc_text(t, x) for t, x in items]
-    embeddings = encode_texts(zero.encoder, texts)
+    embeddings = encode_with_progress(zero.encoder, texts, "classify: encode")
     adapted = self_train(zero, texts, embeddings) if adapt and len(texts) >= MIN_TEXTS else None
     if adapted is None:
         return [
@@ -208,10 +220,43 @@ def run_classify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def encode_with_progress(
+    encoder: MiniLMEncoder, texts: Sequence[str], description: str
+) -> FloatArray:
+    """`encode_texts(encoder, texts)`, in steps that advance a bar when on a terminal.
+
+    The encoder embeds each text on its own (see workers/stages/classify/encoder.py), so
+    encoding in steps gives the same embeddings as one call.
+    """
+    import numpy as np
+
+    from workers.stages.classify.parallel import PARALLEL_MIN_TEXTS, encode_texts
+
+    if not on_terminal() or not texts:
+        return encode_texts(encoder, texts)
+    step = _BAR_PARALLEL_STEP if len(texts) >= PARALLEL_MIN_TEXTS else _BAR_STEP
+    parts: list[FloatArray] = []
+    with progress(description, total=len(texts), unit="text") as bar:
+        for start in range(0, len(texts), step):
+            chunk = texts[start : start + step]
+            parts.append(encode_texts(encoder, chunk))
+            bar.advance(len(chunk))
+    return np.concatenate(parts)
+
+
 # --- train ---------------------------------------------------------------------------------
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.stages.classify.artifact import save_model
+    from workers.stages.classify.encoder import shared_encoder
+    from workers.stages.classify.evaluation import evaluate
+    from workers.stages.classify.features import doc_text
+    from workers.stages.classify.linear import LinearClassifier, fit_linear
+    from workers.stages.classify.selftrain import MIN_TEXTS, self_train
+    from workers.stages.classify.taxonomy import load_taxonomy
+    from workers.stages.classify.zeroshot import ZeroShotClassifier
+
     rows = list(read_rows(args.data))
     texts = [doc_text(*_item(r)) for r in rows]
     gold = [str(r.get("label") or "").strip() for r in rows]
@@ -220,7 +265,9 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     started = time.monotonic()
     encoder = shared_encoder() if args.self_train or args.features == "words+embedding" else None
-    embeddings = encode_texts(encoder, texts) if encoder is not None else None
+    embeddings = (
+        encode_with_progress(encoder, texts, "train: encode") if encoder is not None else None
+    )
 
     order = list(range(len(rows)))
     random.Random(args.seed).shuffle(order)
@@ -263,9 +310,12 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         import redis
 
         from workers.adapters.model_registry import ModelRegistry
+        from workers.settings import redacted
 
         registry = ModelRegistry(redis.Redis.from_url(settings.redis_url), settings.key_prefix)
         registry.publish(model.version, out.read_bytes())
         registry.activate(model.version)
-        print(f"activated {model.version} in {settings.redis_url} ({registry.active_key})")
+        print(
+            f"activated {model.version} in {redacted(settings.redis_url)} ({registry.active_key})"
+        )
     return 0

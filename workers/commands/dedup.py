@@ -5,6 +5,9 @@ Each input line is `{"doc_id": ..., "text": ...}`; each output line is
 pipeline runs (`fingerprint_text` + `RedisDedupIndex.check_and_insert`) against the configured
 Redis, so what it prints is what the service would decide. The doc id doubles as the URL key:
 lines carry no URL, and distinct ids must not be taken for versions of one page.
+
+The Redis client and the fingerprinting code are imported when the command runs, not when the
+command line is built.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import redis
+from workers.commands.progress import on_terminal, progress
 
-from workers.adapters.dedup_index import RedisDedupIndex, index_base
-from workers.settings import Settings
-from workers.stages.dedup import fingerprint_text
+if TYPE_CHECKING:
+    import redis
+
+    from workers.settings import Settings
 
 NAME = "dedup"
 _DAY = 86_400
@@ -49,10 +53,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="use a new empty index (a random namespace, deleted afterwards)",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, plain_logs=True)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    import redis
+
+    from workers.adapters.dedup_index import RedisDedupIndex
+    from workers.stages.dedup import fingerprint_text
+
     prefix = settings.key_prefix
     if args.fresh:
         prefix = f"{prefix}:run-{uuid.uuid4().hex[:12]}"
@@ -60,9 +69,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         prefix = f"{prefix}:{args.namespace}"
     client = redis.Redis.from_url(settings.redis_url)
     index = RedisDedupIndex(client, prefix, settings.dedup_window_days * _DAY)
+    total = _count_lines(args.file) if on_terminal() else None
     try:
-        with _open(args.file) as lines:
+        with _open(args.file) as lines, progress("dedup", total=total, unit="doc") as bar:
             for number, line in enumerate(lines, start=1):
+                bar.advance()
                 if not line.strip():
                     continue
                 try:
@@ -80,6 +91,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             _delete_index(client, prefix)
         client.close()
     return 0
+
+
+def _count_lines(name: str) -> int | None:
+    """Lines in the input file, for the time-left estimate (None for standard input)."""
+    if name == "-":
+        return None
+    try:
+        with Path(name).open("rb") as stream:
+            data = b""
+            count = 0
+            while chunk := stream.read(1 << 20):
+                count += chunk.count(b"\n")
+                data = chunk
+            return count + (1 if data and not data.endswith(b"\n") else 0)
+    except OSError:
+        return None
 
 
 def _open(name: str) -> _Lines:
@@ -101,6 +128,8 @@ class _Lines:
 
 
 def _delete_index(client: redis.Redis, prefix: str) -> None:
+    from workers.adapters.dedup_index import index_base
+
     pattern = index_base(prefix).replace("{", "\\{").replace("}", "\\}") + "*"
     batch: list[bytes] = []
     for key in client.scan_iter(match=pattern, count=1000):

@@ -9,20 +9,15 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import redis
-
-from workers.app import app
-from workers.demo.local_redis import LocalRedisError, local_redis
-from workers.demo.server import DemoSites, serve_demo_sites
-from workers.demo.session import remove_sqlite_file, start_workers, wait_until_settled
-from workers.observe import timeline_rows
 from workers.processes import stop_processes
-from workers.queueing import enqueue_crawl
-from workers.scheduler import scheduler_tick
-from workers.services import Services
 from workers.settings import Settings
-from workers.store.feeds import FeedSpec
+
+if TYPE_CHECKING:
+    from workers.demo.server import DemoSites
+    from workers.services import Services
+
 
 DEMO_DATABASE_URL = "sqlite:///newsflow-demo.db"
 DEMO_FEEDS = (("ledger/feed.xml", "rss"), ("metrowire/feed.xml", "atom"))
@@ -69,6 +64,9 @@ def demo_settings(settings: Settings, sites: DemoSites) -> Settings:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.demo.local_redis import LocalRedisError, local_redis
+    from workers.demo.server import serve_demo_sites
+
     try:
         with local_redis(settings.redis_url) as started_redis:
             if started_redis:
@@ -91,6 +89,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def ingest_demo_sites(
     args: argparse.Namespace, settings: Settings, sites: DemoSites, own_redis: bool
 ) -> int:
+    import redis
+
+    from workers.app import app
+    from workers.demo.session import remove_sqlite_file, start_workers, wait_until_settled
+    from workers.queueing import enqueue_crawl
+    from workers.scheduler import scheduler_tick
+    from workers.services import Services
+    from workers.store.feeds import FeedSpec
+
     remove_sqlite_file(settings.database_url)
     client = redis.Redis.from_url(settings.redis_url)
     for key in client.scan_iter(match=f"{settings.key_prefix}:*", count=1000):
@@ -124,6 +131,8 @@ def ingest_demo_sites(
 
 
 def print_summary(svc: Services, elapsed: float, settled: bool, own_redis: bool, log: str) -> None:
+    from workers.observe import timeline_rows
+
     store = svc.store
     counts = store.counts_by_status()
     total = sum(counts.values())

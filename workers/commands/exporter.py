@@ -5,11 +5,6 @@ from __future__ import annotations
 import argparse
 import threading
 
-from prometheus_client import start_http_server
-from prometheus_client.registry import CollectorRegistry
-
-from workers.metrics import NewsflowCollector
-from workers.services import Services
 from workers.settings import Settings
 
 
@@ -26,6 +21,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from prometheus_client import start_http_server
+    from prometheus_client.registry import CollectorRegistry
+
+    from workers.metrics import NewsflowCollector
+    from workers.services import Services
+
     registry = CollectorRegistry()
     registry.register(NewsflowCollector(Services(settings)))
     port = args.port or settings.metrics_port

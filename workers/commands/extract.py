@@ -1,4 +1,8 @@
-"""`newsflow extract`: run the clean stage on saved pages and print one JSON line per file."""
+"""`newsflow extract`: run the clean stage on saved pages and print one JSON line per file.
+
+The clean stage (lxml, trafilatura) and charset detection are imported when a page is read, not
+when the command line is built, so `newsflow --help` does not pay for them.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,13 @@ import gzip
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from charset_normalizer import from_bytes
-
+from workers.commands.progress import progress
 from workers.errors import SkipArticle
-from workers.settings import Settings
-from workers.stages.clean import clean_page
+
+if TYPE_CHECKING:
+    from workers.settings import Settings
 
 NAME = "extract"
 
@@ -32,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--url", default=None, help="the pages' URL, used to resolve relative links and images"
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, plain_logs=True)
 
 
 def read_document(path: Path) -> str:
@@ -43,6 +47,8 @@ def read_document(path: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
         best = from_bytes(data).best()
         return str(best) if best is not None else data.decode("utf-8", "replace")
 
@@ -53,6 +59,8 @@ def extract_file(path: Path, url: str | None) -> dict[str, Any]:
         document = read_document(path)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         return {"file": str(path), "error": f"{type(exc).__name__}: {exc}"}
+    from workers.stages.clean import clean_page
+
     try:
         article = clean_page(document, url)
     except SkipArticle as skip:
@@ -78,9 +86,11 @@ def extract_file(path: Path, url: str | None) -> dict[str, Any]:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when every file was read (articles and skips alike), 1 when any could not be read."""
     failed = False
-    for name in args.files:
-        record = extract_file(Path(name), args.url)
-        failed = failed or "error" in record
-        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    with progress("extract", total=len(args.files), unit="page") as bar:
+        for name in args.files:
+            record = extract_file(Path(name), args.url)
+            failed = failed or "error" in record
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            bar.advance()
     sys.stdout.flush()
     return 1 if failed else 0

@@ -8,12 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from workers.fetching.urls import canonicalize_url
-from workers.services import Services
+from workers.feedspec import FEED_KINDS, FeedSpec
 from workers.settings import Settings
-from workers.store.feeds import FEED_KINDS, FeedSpec
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def load_feeds_file(path: Path) -> list[FeedSpec]:
     """Parse a feeds YAML file: `feeds: [{url, kind, interval, section?, tags?, enabled?}]`."""
+    import yaml
+
+    from workers.fetching.urls import canonicalize_url
+
     data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     entries = data.get("feeds", []) if isinstance(data, dict) else None
     if not isinstance(entries, list):
@@ -68,6 +68,9 @@ def load_feeds_file(path: Path) -> list[FeedSpec]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.fetching.urls import canonicalize_url
+    from workers.services import Services
+
     feeds = Services(settings).feeds
     if args.action == "add":
         feeds.upsert(

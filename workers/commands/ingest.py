@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from workers.app import app
-from workers.queueing import CeleryPublisher, enqueue_crawl
-from workers.services import Services
 from workers.settings import Settings
-from workers.sources import ingest_urls
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +23,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.app import app
+    from workers.queueing import CeleryPublisher, enqueue_crawl
+    from workers.services import Services
+    from workers.sources import ingest_urls
+
     if not args.urls and not args.feed:
         print("nothing to ingest: give article URLs and/or --feed URL")
         return 2

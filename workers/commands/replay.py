@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workers.app import app
 from workers.pipeline import Stage, Status
-from workers.queueing import CeleryPublisher
-from workers.reconciler import RedisQueueProbe, reconcile
-from workers.services import Services
 from workers.settings import Settings
-from workers.tracing import Metrics
+
+if TYPE_CHECKING:
+    from workers.services import Services
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,6 +42,8 @@ def replay_articles(
     svc: Services, celery: Any, ids: list[str], status: Status
 ) -> list[tuple[str, str]]:
     """Re-queue articles with `status` (failed or skipped) at the stage where they stopped."""
+    from workers.queueing import CeleryPublisher
+
     publisher = CeleryPublisher(celery)
     replayed: list[tuple[str, str]] = []
     for article_id in ids:
@@ -56,6 +56,12 @@ def replay_articles(
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.app import app
+    from workers.queueing import CeleryPublisher
+    from workers.reconciler import RedisQueueProbe, reconcile
+    from workers.services import Services
+    from workers.tracing import Metrics
+
     svc = Services(settings)
     if args.stuck:
         report = reconcile(

@@ -7,10 +7,6 @@ import signal
 import threading
 from types import FrameType
 
-from workers.app import app
-from workers.queueing import CeleryPublisher, enqueue_crawl
-from workers.scheduler import reconcile_once, run_scheduler, scheduler_tick
-from workers.services import Services
 from workers.settings import Settings
 
 
@@ -32,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.app import app
+    from workers.queueing import CeleryPublisher, enqueue_crawl
+    from workers.scheduler import reconcile_once, run_scheduler, scheduler_tick
+    from workers.services import Services
+
     svc = Services(settings)
     publisher = CeleryPublisher(app)
     if args.once:

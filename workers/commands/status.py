@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from workers.observe import status_report
-from workers.services import Services
 from workers.settings import Settings
 
 
@@ -22,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.observe import status_report
+    from workers.services import Services
+
     svc = Services(settings)
     report = status_report(svc)
     if args.json:

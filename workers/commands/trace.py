@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from workers.observe import timeline_rows
-from workers.services import Services
 from workers.settings import Settings
 
 
@@ -24,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.observe import timeline_rows
+    from workers.services import Services
+
     store = Services(settings).store
     articles = store.find(args.target)
     if not articles:

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix
 
 # Below 20 letters (a three-word headline) every detector guesses. Counted in letters, not words,
 # so a one-sentence lead (~10 words) is long enough (7 of 7 languages in tests/test_language.py)
@@ -163,6 +162,10 @@ def _batch_model() -> _BatchModel | None:
 
 
 def _guess_chunk(model: _BatchModel, samples: Sequence[str]) -> list[Guess]:
+    # Imported here: only batches (the classify stage) need it, and the clean stage, one text
+    # at a time, should not pay SciPy's import (~0.3 s) for `newsflow extract`.
+    from scipy.sparse import csr_matrix
+
     encoded: list[bytes] = [model.encode(s) for s in samples]
     lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
     n, width = len(encoded), int(lengths.max(initial=0))

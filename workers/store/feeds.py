@@ -17,15 +17,17 @@ from typing import Any
 from sqlalchemy import CursorResult, Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from workers.feedspec import FEED_KINDS, MIN_INTERVAL_S, FeedSpec
 from workers.store.repository import _aware, utcnow
+
+__all__ = ["FEED_KINDS", "FeedSpec", "FeedState", "FeedStore", "adapt_interval"]
 from workers.store.schema import Feed
 
-FEED_KINDS = ("rss", "atom", "sitemap", "news-sitemap", "urls", "auto")
 # A busy feed is polled at most 4x as often as configured, a quiet one at most 8x less often:
 # wide enough to follow a news site's day/night rhythm, narrow enough that a quiet feed that
 # wakes up is noticed within a working day.
 MIN_FACTOR, MAX_FACTOR = 0.25, 8.0
-MIN_INTERVAL_S, MAX_INTERVAL_S = 60, 86_400
+MAX_INTERVAL_S = 86_400
 # Ten failures in a row with exponential back-off is about a day of trying: long enough to ride
 # out an outage, short enough that a dead feed stops costing requests.
 DISABLE_AFTER = 10
@@ -33,24 +35,6 @@ DISABLE_AFTER = 10
 CLAIM_LEASE_S = 600
 # A poll cut short by its time limit resumes after a minute (the lease would wait ten).
 RESUME_AFTER_S = 60
-
-
-@dataclass(frozen=True, slots=True)
-class FeedSpec:
-    """A feed as an operator declares it (config/feeds.yaml, `feeds add`)."""
-
-    url: str
-    kind: str = "rss"
-    interval_s: int = 900
-    section: str | None = None
-    tags: tuple[str, ...] = ()
-    enabled: bool = True
-
-    def __post_init__(self) -> None:
-        if self.kind not in FEED_KINDS:
-            raise ValueError(f"feed {self.url}: kind must be one of {', '.join(FEED_KINDS)}")
-        if self.interval_s < MIN_INTERVAL_S:
-            raise ValueError(f"feed {self.url}: interval must be at least {MIN_INTERVAL_S}s")
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,14 +3,17 @@
     clean_page(document, url=None) -> CleanedArticle   # or raises SkipArticle(reason, detail)
 
 `document` is an HTML page or already-plain text (told apart by its markup). The HTML path parses
-once, reads metadata (JSON-LD, meta tags), prunes furniture blocks, extracts the main text with
-trafilatura (JSON-LD articleBody as fallback) and filters the paragraphs; the text path splits
-paragraphs, takes the headline and applies the same paragraph filter. Both end in the same
-not-an-article check. Pure and deterministic: no I/O, no settings, bounded work per input.
+once, reads metadata (JSON-LD, meta tags, the visible headline and byline), cuts the page into
+text blocks and keeps those a learned classifier calls story (trafilatura and the JSON-LD
+articleBody as fallbacks), then filters the paragraphs; the text path splits paragraphs, takes
+the headline and applies the same paragraph filter. Both end in the same not-an-article check.
+Pure and deterministic: no I/O, no settings, bounded work per input.
 
 Modules: document (input kind, size bounds), html (parsing), metadata/jsonld/dates (page
-metadata), dom_prune (furniture blocks), body (main text), plaintext (text input), boilerplate
-(paragraph filter), language, article_check (SkipArticle reasons), text (helpers).
+metadata), blocks/block_features/block_classifier (the block classifier and its shipped model),
+body (main text: classifier and fallbacks), dom_prune + trafilatura_text (the fallback
+extractor), plaintext (text input), boilerplate (paragraph filter), language, article_check
+(SkipArticle reasons), text (helpers).
 """
 
 from __future__ import annotations
@@ -27,11 +30,10 @@ from workers.stages.clean.document import (
     looks_like_html,
     strip_control,
 )
-from workers.stages.clean.dom_prune import prune_furniture
 from workers.stages.clean.html import parse_html
-from workers.stages.clean.language import detect_language
 from workers.stages.clean.metadata import PageMetadata, extract_metadata
 from workers.stages.clean.plaintext import split_paragraphs, take_title
+from workers.stages.language import detect_language
 
 __all__ = ["clean_page"]
 
@@ -67,8 +69,7 @@ def _clean_html(document: str, url: str | None) -> CleanedArticle:
     if tree is None:
         raise SkipArticle("empty", "nothing parseable in the HTML")
     meta = extract_metadata(tree, url)
-    prune_furniture(tree)
-    raw = extract_paragraphs(tree, url, meta.jsonld_body)
+    raw = extract_paragraphs(tree, url, meta)
     title = meta.title or ""
     kept = filter_paragraphs(raw, title, meta.authors)
     check_article(raw, kept, meta, title, tree)

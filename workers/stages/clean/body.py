@@ -1,183 +1,39 @@
-"""The main text of an HTML page: trafilatura on a pruned tree, with JSON-LD articleBody as the
-fallback when the extractor finds little or nothing.
+"""The main text of an HTML page: a learned block classifier, with trafilatura's text and the
+publisher's JSON-LD articleBody as fallbacks.
 
-trafilatura is the strongest general extractor we have (F1 ~0.96 on the ScrapingHub benchmark);
-we hand it an already-parsed and pruned tree (no second parse) and ask it not to keep comments,
-which are never part of the story. Publishers' JSON-LD articleBody is exact when present, but
-often truncated or missing paragraph breaks, so it only wins when the extractor fell short.
-
-Speed: trafilatura's full cascade runs its own extractor, then always readability (and sometimes
-justext) to second-guess it; that comparison is ~40% of its time and on most article pages it
-keeps the first answer. We run the fast cascade (`fast=True`: no readability/justext) first and
-rerun the full one only when the fallbacks *could* have changed the answer, by trafilatura 2.3's
-own rules (`compare_extraction`, the recall escalation): the text is short, the body holds
-unclean elements (figure, aside, nav, ...) or no paragraph, or the page has more than twice as
-much text as was extracted (readability, whose text is part of the page's, could then be chosen
-for being over twice as long). See `_fallbacks_cannot_change`.
+The page is cut into text blocks (`blocks`), each described by layout and wording features
+(`block_features`: size, link density, tag, ancestors, class/id words, position, container,
+JSON-LD membership, the paragraph filter's verdict, neighbours); the shipped tree ensemble
+(`block_classifier`) gives each block a story probability, and the blocks at or above
+STORY_THRESHOLD are the text. trafilatura (`trafilatura_text`) runs only when the classifier
+keeps little, and wins when it finds more. Publishers' JSON-LD articleBody is exact when
+present, but often truncated or missing paragraph breaks, so it only wins when the chosen text
+fell short of it. Numbers and how they were measured: docs/extraction.md.
 """
 
 from __future__ import annotations
 
-import logging
-from functools import cache
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
-import trafilatura
-import trafilatura.external
-from lxml import etree
 from lxml.html import HtmlElement
 
+from workers.stages.clean.block_classifier import story_probabilities
+from workers.stages.clean.block_features import block_features
+from workers.stages.clean.blocks import MAX_TEXT_CHARS, Block, page_blocks
+from workers.stages.clean.boilerplate import furniture_flags
+from workers.stages.clean.dom_prune import prune_furniture
 from workers.stages.clean.html import parse_html
+from workers.stages.clean.metadata import PageMetadata
 from workers.stages.clean.plaintext import split_paragraphs
 from workers.stages.clean.text import word_units
-
-# trafilatura logs every page it finds nothing in at ERROR level; for us that is a normal outcome
-# (the article check turns it into a SkipArticle), so its logger is kept to real failures.
-logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+from workers.stages.clean.trafilatura_text import extract_with_trafilatura
 
 # The JSON-LD body replaces the extracted text when the extractor got less than this share of it:
 # below ~60% the extractor has missed whole parts (lazy-loaded paragraphs, JS templates).
 JSONLD_WINS_BELOW = 0.6
 # A JSON-LD body shorter than this is a teaser or a stub, not the story.
 JSONLD_MIN_WORDS = 50
-
-
-# trafilatura consults justext when its own text is below MIN_EXTRACTED_SIZE (250 characters) and
-# falls back to its baseline below it; twice that leaves room for how we count (see below).
-FAST_MIN_CHARS = 500
-# Elements whose presence in the extracted body sends trafilatura to justext ("unclean" body):
-# trafilatura.external.SANITIZED_XPATH in 2.3.
-_UNCLEAN = etree.XPath(
-    ".//aside|.//audio|.//button|.//fencedframe|.//fieldset|.//figure|.//footer|.//iframe"
-    "|.//input|.//label|.//link|.//nav|.//noindex|.//noscript|.//object|.//option|.//select"
-    "|.//source|.//svg|.//time"
-)
-_HAS_PARAGRAPH_TEXT = etree.XPath("boolean(.//p//text())")
-_ALL_TEXT_CHARS = etree.XPath("string-length(normalize-space(/))")
-
-
-def _page_text_chars(tree: HtmlElement) -> int:
-    """Characters of the page's text without script and style, whitespace collapsed.
-
-    An upper bound on readability's text (a part of the same text nodes, whitespace collapsed)
-    and, up to a space per block boundary, on trafilatura's page measure (html2txt). Computed in
-    lxml (~0.1 ms on a 90 kB page; a Python walk over the elements took 0.6 ms); removing each
-    script's collapsed text afterwards can only leave a few characters too many.
-    """
-    hidden = sum(
-        len(" ".join(element.text.split()))
-        for element in tree.iter("script", "style")
-        if element.text
-    )
-    return int(_ALL_TEXT_CHARS(tree)) - hidden
-
-
-def _table_layout(tree: HtmlElement) -> bool:
-    """No paragraphs, or more text in table cells than in paragraphs: trafilatura's body will
-    have that shape too, which sends it to readability (see `_fallbacks_cannot_change`)."""
-    paragraphs = list(tree.iter("p"))
-    if not paragraphs:
-        return True
-    cells = list(tree.iter("td", "th"))
-    if not cells:
-        return False
-    cell_chars = sum(len(cell.text_content()) for cell in cells)
-    return cell_chars > sum(len(paragraph.text_content()) for paragraph in paragraphs)
-
-
-def _fallbacks_cannot_change(body: Any, page_chars: int) -> bool:
-    """True when trafilatura's readability/justext fallbacks would keep its own extraction.
-
-    Mirrors trafilatura 2.3's `compare_extraction` and recall escalation: justext runs on short
-    or unclean bodies; readability replaces a body without paragraphs or with more tables than
-    paragraphs, or one less than half as long as readability's text (which is part of the page's
-    text, `page_chars`); the escalation retries extractions below 20% of the page text. The body
-    is measured as trafilatura measures its own (itertext joined by spaces, but after its last
-    clean-ups, so never longer than its own count); both errors lean towards the full cascade.
-
-    One difference the test cannot see: on pages where trafilatura's main pass finds under 250
-    characters, its wild-text recovery keeps teaser blocks in fast mode and drops them in full
-    mode; when that recovered text then passes this test, the teasers stay (our paragraph filter
-    drops the usual "Read more:"/"Related" ones).
-    """
-    if body is None or not isinstance(body, etree._Element):
-        return False
-    chars = len(" ".join(body.itertext()).strip())
-    if chars < FAST_MIN_CHARS or 2 * chars < page_chars:
-        return False
-    if _UNCLEAN(body) or not _HAS_PARAGRAPH_TEXT(body):
-        return False
-    return len(body.findall(".//table")) <= len(body.findall(".//p"))
-
-
-class _HashOnceTuple(tuple[str, ...]):
-    """A tuple that hashes its items once; a plain tuple rehashes all of them on every hash()."""
-
-    _hash: int
-
-    def __new__(cls, items: tuple[str, ...]) -> _HashOnceTuple:
-        self = super().__new__(cls, items)
-        self._hash = tuple.__hash__(self)
-        return self
-
-    def __hash__(self) -> int:
-        return self._hash
-
-
-@cache
-def _cache_justext_stoplist_hash() -> None:
-    """Make trafilatura's justext fallback ~6 ms cheaper per call, with the same results.
-
-    trafilatura (2.3) hands justext one tuple of every language's stopwords (154,000 words) and
-    justext looks it up in an lru_cache, which hashes the whole tuple on each call: 5-7 ms, more
-    than the rest of the extraction of a typical page, paid on every page where trafilatura
-    consults justext (short or "unclean" bodies, the recall escalation). The same words in a
-    tuple that keeps its hash give the same cache hits. Done once per process, on first use,
-    and only when trafilatura still keeps the list where 2.3 does. (Worth reporting upstream.)
-    """
-    external: Any = trafilatura.external
-    init = getattr(external, "jt_stoplist_init", None)
-    if init is None or isinstance(getattr(external, "JT_STOPLIST", None), _HashOnceTuple):
-        return
-    stoplist = external.JT_STOPLIST or init()
-    if isinstance(stoplist, tuple):
-        external.JT_STOPLIST = _HashOnceTuple(stoplist)
-
-
-def _bare_extraction(tree: HtmlElement, url: str | None, *, fast: bool) -> Any:
-    return trafilatura.bare_extraction(
-        tree,  # copied by trafilatura, so a second run sees the same tree
-        url=url,
-        fast=fast,
-        include_comments=False,
-        include_tables=True,
-        include_images=False,
-        with_metadata=False,
-    )
-
-
-def _extract_with_trafilatura(tree: HtmlElement, url: str | None) -> list[str]:
-    """trafilatura's text, from its fast cascade when the full one would give the same."""
-    _cache_justext_stoplist_hash()
-    document = None
-    page_chars = _page_text_chars(tree)
-    # Pages whose text is too short or laid out in tables fail the test after the fast run
-    # anyway: they go straight to the full cascade instead of paying for both.
-    if page_chars >= FAST_MIN_CHARS and not _table_layout(tree):
-        document = _bare_extraction(tree, url, fast=True)
-        if document is not None and not _fallbacks_cannot_change(
-            getattr(document, "body", None), page_chars
-        ):
-            document = None
-    if document is None:
-        document = _bare_extraction(tree, url, fast=False)
-    if document is None:
-        return []
-    text = getattr(document, "text", None)
-    if not isinstance(text, str):
-        return []
-    # trafilatura's text puts one block (paragraph, heading, list item, table row) per line.
-    return [line for line in text.split("\n") if line.strip()]
 
 
 def _jsonld_paragraphs(body: str) -> list[str]:
@@ -194,9 +50,81 @@ def _jsonld_paragraphs(body: str) -> list[str]:
     return split_paragraphs(body)
 
 
-def extract_paragraphs(tree: HtmlElement, url: str | None, jsonld_body: str | None) -> list[str]:
+# Blocks whose story probability reaches this are the text. Cross-validated by site on the dev
+# pages (5 folds, no trafilatura feature): 0.3 F1 0.9389, 0.4 0.9403, 0.5 0.9400.
+STORY_THRESHOLD = 0.4
+# When the classifier keeps fewer words than this, the page is one it does not understand (a
+# template unlike any it was trained on, or a page built by scripts): trafilatura is run and
+# its text wins when it is longer. See docs/extraction.md for the cross-validated choice.
+FALLBACK_BELOW_WORDS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class MainTextInputs:
+    """What the block classifier decides on: the page's blocks and their feature rows."""
+
+    blocks: list[Block]
+    rows: list[list[float]]
+
+
+def main_text_inputs(tree: HtmlElement, meta: PageMetadata) -> MainTextInputs:
+    """The page's blocks and their features (the tree is left as it is)."""
+    blocks = page_blocks(tree)
+    if not blocks:
+        return MainTextInputs(blocks, [])
+    furniture = furniture_flags([block.text for block in blocks], meta.authors)
+    return MainTextInputs(
+        blocks, block_features(blocks, meta.title or "", meta.jsonld_body, furniture)
+    )
+
+
+def choose_paragraphs(
+    inputs: MainTextInputs,
+    probabilities: list[float],
+    fallback: Callable[[], list[str]],
+    jsonld_body: str | None,
+) -> list[str]:
+    """The story's blocks by the classifier's probabilities, or a fallback (see the constants)."""
+    chosen = [
+        block.text
+        for block, probability in zip(inputs.blocks, probabilities, strict=True)
+        if probability >= STORY_THRESHOLD
+    ]
+    chosen_words = word_units(" ".join(chosen))
+    # No fallback on pages cut at MAX_TEXT_CHARS: trafilatura would take seconds on them.
+    if chosen_words < FALLBACK_BELOW_WORDS and _text_chars(inputs) <= MAX_TEXT_CHARS:
+        extracted = fallback()
+        if word_units(" ".join(extracted)) > chosen_words:
+            chosen = extracted
+    return _prefer_jsonld(chosen, jsonld_body)
+
+
+def _text_chars(inputs: MainTextInputs) -> int:
+    if not inputs.blocks:
+        return 0
+    last = inputs.blocks[-1]
+    return last.start_char + len(last.text)
+
+
+def trafilatura_paragraphs(tree: HtmlElement, url: str | None) -> list[str]:
+    """trafilatura's text of the page after furniture pruning (prunes `tree` in place)."""
+    prune_furniture(tree)
+    return extract_with_trafilatura(tree, url)
+
+
+def extract_paragraphs(tree: HtmlElement, url: str | None, meta: PageMetadata) -> list[str]:
     """The page's main-text blocks, in reading order, before boilerplate filtering."""
-    extracted = _extract_with_trafilatura(tree, url)
+    inputs = main_text_inputs(tree, meta)
+    return choose_paragraphs(
+        inputs,
+        story_probabilities(inputs.rows),
+        lambda: trafilatura_paragraphs(tree, url),
+        meta.jsonld_body,
+    )
+
+
+def _prefer_jsonld(extracted: list[str], jsonld_body: str | None) -> list[str]:
+    """The JSON-LD articleBody's paragraphs instead of `extracted` when those look truncated."""
     if not jsonld_body:
         return extracted
     fallback = _jsonld_paragraphs(jsonld_body)

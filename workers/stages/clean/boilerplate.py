@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from workers.stages.clean.text import normalize_space
+from workers.stages.clean.text import normalise_space
 
 # Lines up to this many words can be labels, credits or bars; a story paragraph is longer.
 SHORT_LINE_WORDS = 12
@@ -446,6 +446,12 @@ def is_boilerplate(line: str, authors: Sequence[str] = ()) -> bool:
     return _is_furniture(_Line.of(line), _author_keys(authors))
 
 
+def furniture_flags(lines: Sequence[str], authors: Sequence[str] = ()) -> list[bool]:
+    """`is_boilerplate` for each line, with the authors' keys computed once."""
+    author_keys = _author_keys(authors)
+    return [_is_furniture(_Line.of(line), author_keys) for line in lines]
+
+
 def is_paywall_prompt(line: str) -> bool:
     return _words(line) <= PROMPT_MAX_WORDS and bool(_PAYWALL.search(line.lower()))
 
@@ -453,7 +459,7 @@ def is_paywall_prompt(line: str) -> bool:
 def _strip_caption_tail(line: str) -> str:
     """The caption's own words, without the gallery controls and credit behind them."""
     text = _CAPTION_MARKERS_ANY_CASE.split(line)[0]
-    return normalize_space(text)
+    return normalise_space(text)
 
 
 def _is_title_line(line: _Line, title_key: str) -> bool:
@@ -479,7 +485,7 @@ def filter_paragraphs(
     """
     title_key = _label(title or "")
     author_keys = _author_keys(authors)
-    lines = [_Line.of(text) for text in (normalize_space(p) for p in paragraphs) if text]
+    lines = [_Line.of(text) for text in (normalise_space(p) for p in paragraphs) if text]
     is_caption = [_is_caption(line) for line in lines]
     captions = [
         _label(_strip_caption_tail(line.text))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 # Dates outside this window are typos or placeholders (0001-01-01, 2099-12-31), not real ones.
 _MIN_YEAR, _MAX_YEAR = 1995, 2100
@@ -20,6 +19,8 @@ def to_iso8601(value: str | None) -> str | None:
 
     Keeps the precision given: a bare day stays `YYYY-MM-DD`, a time keeps its offset.
     """
+    from email.utils import parsedate_to_datetime  # RFC 2822 dates are rare: import on use
+
     if not value:
         return None
     raw = value.strip()[:64]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from workers.stages.clean.text import normalize_space
+from workers.stages.clean.text import normalise_space
 
 # A headline is short; 25 words covers long headlines while excluding a first story paragraph.
 TITLE_MAX_WORDS = 25
@@ -26,7 +26,7 @@ def split_paragraphs(text: str) -> list[str]:
     for block in blocks:
         # Inside a block, single newlines are hard wraps of one paragraph, except when every line
         # ends a sentence or is a short label (a caption, a credit), which stay separate lines.
-        lines = [normalize_space(line) for line in block.split("\n")]
+        lines = [normalise_space(line) for line in block.split("\n")]
         lines = [line for line in lines if line]
         if not lines:
             continue

@@ -10,7 +10,7 @@ _SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
-def normalize_space(text: str) -> str:
+def normalise_space(text: str) -> str:
     """One space between words, no leading/trailing space, HTML entities left in meta decoded."""
     if "&" in text:
         text = html.unescape(text)
