@@ -16,9 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 _TRUE = {"1", "true", "yes", "on"}
 
 
-def _opt(env: str, default: Any, doc: str) -> Any:
-    """Declare one setting: its environment variable, its default and what it means."""
-    return field(default=default, metadata={"env": env, "doc": doc})
+def _opt(env: str, default: Any, doc: str, secret: bool = False) -> Any:
+    """Declare one setting: its environment variable, its default and what it means. A secret
+    one is left out of the settings' repr (so it never reaches a log line)."""
+    return field(default=default, repr=not secret, metadata={"env": env, "doc": doc})
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +175,27 @@ class Settings:
         "NEWSFLOW_LOG_FORMAT", "auto", "auto (pretty on a TTY, JSON otherwise), json or console."
     )
     log_level: str = _opt("NEWSFLOW_LOG_LEVEL", "INFO", "Lowest log level emitted.")
-    metrics_port: int = _opt(
-        "NEWSFLOW_METRICS_PORT",
+    # --- the HTTP process (`newsflow serve`) -----------------------------------------------------
+    # Loopback by default: the dashboard and JSON API show article URLs and failure reasons to
+    # whoever can reach them. The container image sets 0.0.0.0 (behind the orchestrator's network).
+    serve_host: str = _opt(
+        "NEWSFLOW_SERVE_HOST",
+        "127.0.0.1",
+        "Address `newsflow serve` listens on (/metrics, /healthz, /readyz, the dashboard and its "
+        "JSON API); 0.0.0.0 for every interface.",
+    )
+    # 9464: the port of the former `newsflow exporter`, so existing scrape configs keep working.
+    serve_port: int = _opt(
+        "NEWSFLOW_SERVE_PORT",
         9464,
-        "Port of `newsflow exporter`'s Prometheus /metrics endpoint.",
+        "Port of `newsflow serve`.",
+    )
+    serve_token: str = _opt(
+        "NEWSFLOW_SERVE_TOKEN",
+        "",
+        "Bearer token that allows replaying quarantined articles from the dashboard "
+        "(POST /api/replay); empty disables replay over HTTP. Every other endpoint is read-only.",
+        secret=True,
     )
 
     @classmethod

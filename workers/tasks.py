@@ -133,6 +133,14 @@ def consumed_queues() -> frozenset[str]:
     return frozenset(app.amqp.queues.consume_from or ())
 
 
+def start_heartbeat(queues: frozenset[str]) -> None:
+    """Beat from the start, idle or not, naming our queues: dashboards count the processes
+    that consume each queue from these (a prefork pool's parent runs no stage and never beats)."""
+    heartbeat = get_services().heartbeat
+    heartbeat.queues = queues
+    heartbeat.ensure_running()
+
+
 @signals.worker_process_init.connect
 def _fresh_connections(**_: Any) -> None:
     # A forked child must not reuse its parent's Redis and database sockets.
@@ -140,6 +148,7 @@ def _fresh_connections(**_: Any) -> None:
     _runner = None
     reset_services()
     queues = consumed_queues()
+    start_heartbeat(queues)
     if Stage.CLASSIFY.value in queues:
         single_thread_compute()  # one pool process per core already uses every core
     warm_up(queues)
@@ -152,6 +161,7 @@ def _warm_up_threaded_worker(instance: Any = None, **_: Any) -> None:
     pool = getattr(instance, "pool_cls", None)
     pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
     if "prefork" not in str(pool_name):
+        start_heartbeat(consumed_queues())
         warm_up(consumed_queues())
 
 
