@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -65,6 +66,9 @@ def check(url: str, timeout: float = TIMEOUT_S) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - our own http URL
             return int(answer.status) == 200
+    except urllib.error.HTTPError as refused:
+        refused.close()
+        return False
     except OSError:
         return False
 

@@ -103,8 +103,8 @@ def replay(request: Request) -> Response:
     if len(ids) > REPLAY_LIMIT:
         return error_response(HTTPStatus.BAD_REQUEST, f"at most {REPLAY_LIMIT} ids per request")
 
-    from workers.commands.replay import replay_articles
     from workers.pipeline import Status
+    from workers.replay import replay_articles
 
     svc = ctx.services
     if not ids:

@@ -71,6 +71,9 @@ def chaos_settings(redis_url: str, database_url: str, sites: Iterable[str]) -> S
         # covered in tests/test_reconciler.py), so recoveries fit in a test's minute.
         reconcile_interval=3,
         stranded_after=15,
+        # `newsflow run` starts `newsflow serve` too: on a port of its own, so a deployment
+        # under test never collides with another newsflow on this machine.
+        serve_port=free_port(),
     )
 
 
