@@ -332,3 +332,13 @@ def test_the_dashboard_is_one_self_contained_page(make_context: MakeContext) -> 
     assert "@import" not in html
     assert "api/overview" in html
     assert "innerHTML" not in html  # store text is set as text, never parsed as markup
+
+
+def test_the_dashboard_page_is_package_data_so_it_installs() -> None:
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["*"]
+    assert any(fnmatch.fnmatch("dashboard.html", g) for g in globs)

@@ -89,6 +89,13 @@ def number(driver: Any, element_id: str) -> int:
     return int(text.replace(",", "")) if text.strip().lstrip("-").replace(",", "").isdigit() else -1
 
 
+def queue_workers(driver: Any, queue: str) -> int:
+    from selenium.webdriver.common.by import By
+
+    cells = driver.find_elements(By.CSS_SELECTOR, f"tr[data-queue='{queue}'] td")
+    return int(cells[3].text) if len(cells) > 3 and cells[3].text.isdigit() else -1
+
+
 def polls(driver: Any) -> int:
     return int(driver.execute_script("return Number(document.body.dataset.polls || 0)"))
 
@@ -137,6 +144,9 @@ def test_the_page_follows_an_ingest_and_opens_a_trace_from_the_search_box(
                     "the event count to grow",
                 )
                 assert browser.find_elements(By.CSS_SELECTOR, "#throughput-charts svg rect")
+                # Workers show up per queue from their heartbeats (clean: a prefork pool).
+                wait_for(lambda: queue_workers(browser, "clean") >= 1, 60, "clean's workers")
+                assert queue_workers(browser, "fetch") >= 1
                 stored = wait_for(
                     lambda: svc.store.list_articles(status="stored", limit=1), 240, "a stored one"
                 )

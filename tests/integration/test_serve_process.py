@@ -60,3 +60,47 @@ def test_serve_with_redis_down_reports_it_and_stays_up(sqlite_url: str, tmp_path
         status, _, body = get(base + "api/overview")
         assert status == 200
         assert "error" in json.loads(body)["queues"]
+
+
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
+def test_an_idle_worker_is_counted_on_its_queue_from_the_start(
+    e2e_redis_url: str, sqlite_url: str, tmp_path: Path, pool: str
+) -> None:
+    """Its heartbeat starts with the process (not with its first task) and names its queue;
+    a prefork pool's processes each beat, its parent does not."""
+    import subprocess
+    import sys
+    import time
+
+    import redis
+
+    from tests.integration.serving import REPO
+    from workers.adapters.stage_guard import live_processes, workers_per_queue
+    from workers.demo.session import settings_env
+
+    settings = e2e_settings(e2e_redis_url, sqlite_url)
+    client = redis.Redis.from_url(e2e_redis_url)
+    argv = [sys.executable, "-m", "workers.cli", "worker", "--queues", "dedup", "--pool", pool]
+    with (tmp_path / "worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            [*argv, "--concurrency", "2"],
+            env=settings_env(settings),
+            cwd=REPO,
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        counts: dict[str, dict[str, int]] = {}
+        while time.monotonic() < deadline:
+            live = live_processes(client, settings.key_prefix)
+            counts = workers_per_queue(live, ["dedup", "clean"])
+            if counts["dedup"]["processes"] == (1 if pool == "threads" else 2):
+                break
+            time.sleep(0.5)
+        assert counts["dedup"]["processes"] == (1 if pool == "threads" else 2), counts
+        assert counts["clean"]["processes"] == 0
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+        client.close()

@@ -16,8 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_events_at", "events", ["at"], unique=False)
+    # IF NOT EXISTS: on a large PostgreSQL table an operator may have built it beforehand with
+    # CREATE INDEX CONCURRENTLY, which does not hold writes (CHANGELOG).
+    op.create_index("ix_events_at", "events", ["at"], unique=False, if_not_exists=True)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_events_at", table_name="events")
+    op.drop_index("ix_events_at", table_name="events", if_exists=True)
