@@ -191,6 +191,8 @@ class _Handler(BaseHTTPRequestHandler):
     context: ServeContext | None
     server_version = "newsflow"
     sys_version = ""
+    # A client that sends nothing for this long is dropped: a thread is not held forever.
+    timeout = 30
 
     def do_GET(self) -> None:
         self._answer()
