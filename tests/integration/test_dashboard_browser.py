@@ -50,6 +50,7 @@ def browser() -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for arg in (
         "--headless=new",
         "--no-sandbox",  # CI runs as root
@@ -183,6 +184,9 @@ def test_the_page_follows_an_ingest_and_opens_a_trace_from_the_search_box(
         )
         screenshot.write_bytes(base64.b64decode(shot["data"]))
         print(f"dashboard screenshot: {screenshot}")
+        # The page ran without a script error (and without a refused Content-Security-Policy).
+        severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert severe == []
 
         # Replay from the page asks for the token: a wrong one is refused, the right one works.
         quarantined = failed[0]

@@ -35,6 +35,7 @@ from tests.test_fetch_support import LocalServer, serve
 from workers.app import create_app
 from workers.demo.session import settings_env
 from workers.pipeline import TERMINAL
+from workers.processes import PROCESS_TYPES
 from workers.queueing import CeleryPublisher
 from workers.services import Services
 from workers.settings import Settings
@@ -133,7 +134,7 @@ class Deployment:
         return (
             self.process is not None
             and self.process.poll() is None
-            and len(self.worker_mains()) == 5
+            and len(self.worker_mains()) == len(PROCESS_TYPES)
         )
 
     def stop(self) -> int | None:
