@@ -55,8 +55,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_time_limit": settings.task_time_limit,
         "task_soft_time_limit": settings.soft_time_limit,
         "worker_hijack_root_logger": False,
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Task events for Flower's task views only when asked for (Settings.celery_task_events).
+        "worker_send_task_events": settings.celery_task_events,
+        "task_send_sent_event": settings.celery_task_events,
         # Recycle prefork children now and then: HTML parsing fragments memory over time.
         "worker_max_tasks_per_child": 2000,
         # On a broker connection loss, let running stages finish: their results are saved by

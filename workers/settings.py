@@ -174,6 +174,16 @@ class Settings:
         "NEWSFLOW_LOG_FORMAT", "auto", "auto (pretty on a TTY, JSON otherwise), json or console."
     )
     log_level: str = _opt("NEWSFLOW_LOG_LEVEL", "INFO", "Lowest log level emitted.")
+    # Celery's task events cost a Redis PUBLISH each (task-sent, -received, -started,
+    # -succeeded: ~15 per article, a third of the bytes sent to Redis, benchmarks/pipeline.py),
+    # and newsflow's own events table and metrics already say what each article did. Flower
+    # still lists workers and queues without them (worker heartbeats are sent either way).
+    celery_task_events: bool = _opt(
+        "NEWSFLOW_CELERY_TASK_EVENTS",
+        False,
+        "Send Celery task events, for Flower's task views (off: ~15 Redis PUBLISHes per article "
+        "saved; `celery control enable_events` turns them on in running workers).",
+    )
     metrics_port: int = _opt(
         "NEWSFLOW_METRICS_PORT",
         9464,
