@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workers.models import Classification, CleanedArticle, DedupVerdict, FetchedPage
 from workers.pipeline import PENDING, Stage, Status, status_before
-from workers.store import migrate
 from workers.store.schema import Article, Event, Page
 
 
@@ -669,5 +668,7 @@ def open_store(database_url: str, migrate_schema: bool = True) -> ArticleStore:
     """Connect to the store, bringing its schema to the newest revision first."""
     engine = make_engine(database_url)
     if migrate_schema:
+        from workers.store import migrate  # alembic: only where the schema is migrated
+
         migrate.upgrade(engine)
     return ArticleStore(engine)
