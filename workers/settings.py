@@ -42,14 +42,6 @@ class Settings:
         "share a Redis.",
     )
     # --- queue behaviour -----------------------------------------------------------------------
-    # One hour covers the slowest task (a fetch is capped at fetch_deadline seconds, a clean at a
-    # few seconds) with a wide margin; the Redis transport redelivers unacked messages after this.
-    visibility_timeout: int = _opt(
-        "NEWSFLOW_VISIBILITY_TIMEOUT",
-        3600,
-        "Seconds before Redis redelivers an unacknowledged message (must exceed the longest task "
-        "and any retry countdown).",
-    )
     # Five crashes in a row is no coincidence: the page kills its worker (a parser blowing up
     # natively, memory exhausted), and every further delivery would only kill another one.
     max_deliveries: int = _opt(
@@ -69,7 +61,7 @@ class Settings:
         2.0,
         "Base seconds of the exponential retry back-off (full jitter, doubled per attempt).",
     )
-    # Ten minutes: long enough for a flapping site to come back, far below the visibility timeout.
+    # Ten minutes: long enough for a flapping site to come back.
     retry_backoff_max: float = _opt(
         "NEWSFLOW_RETRY_BACKOFF_MAX",
         600.0,
