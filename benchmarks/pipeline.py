@@ -433,10 +433,52 @@ def deltas(before: Snapshot, after: Snapshot, n: int, polls: int) -> dict[str, A
     return out
 
 
+def start_profiles(bench: Bench) -> list[subprocess.Popen[bytes]]:
+    """py-spy on every process of the deployment (--profile DIR): collapsed stacks per type."""
+    if not bench.args.profile:
+        return []
+    bench.args.profile.mkdir(parents=True, exist_ok=True)
+    tree = process_tree(bench.supervisor_pid())
+    spies = []
+    for pid in tree:
+        kind = process_type(pid, tree).replace(" ", "-")
+        out = bench.args.profile / f"{kind}-{pid}.txt"
+        spies.append(
+            subprocess.Popen(
+                [
+                    bench.args.py_spy,
+                    "record",
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "200",
+                    "--nonblocking",
+                    "-o",
+                    str(out),
+                    "-p",
+                    str(pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    time.sleep(1.0)
+    return spies
+
+
+def stop_profiles(spies: list[subprocess.Popen[bytes]]) -> None:
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+    for spy in spies:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            spy.wait(30)
+
+
 def run_burst(bench: Bench) -> dict[str, Any]:
     n = bench.args.pages
     urls = bench.take_urls(n)
     time.sleep(1.0)  # let PostgreSQL's statistics catch up with the warm-up
+    spies = start_profiles(bench)
     before = Snapshot(bench)
     polls = 0
     t0 = time.perf_counter()
@@ -447,6 +489,7 @@ def run_burst(bench: Bench) -> dict[str, Any]:
     elapsed = time.perf_counter() - t0
     time.sleep(1.0)
     after = Snapshot(bench)
+    stop_profiles(spies)
     result = {"articles": n, "seconds": round(elapsed, 2), "articles_per_s": round(n / elapsed, 2)}
     result["latency"] = percentiles(bench.latencies(urls))
     result.update(deltas(before, after, n, polls + 1))
@@ -591,6 +634,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0.0, help="paced rate (default: half burst)")
     parser.add_argument("--no-limit", action="store_true", help="skip the in-process limit")
     parser.add_argument("--json-out", type=Path, help="also write the result as JSON here")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy every process during the burst into this directory"
+    )
+    parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable (--profile)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args()
     from workers.logconfig import configure_logging

@@ -130,7 +130,6 @@ class RunnerStore(Protocol):
         output: StageOutput,
         status: Status,
         events: Sequence[EventRecord],
-        duration_ms: float | None = None,
     ) -> bool: ...
 
     def record_retry(
@@ -305,9 +304,7 @@ class StageRunner:
         ]
         if status is Status.STORED:
             events.append(self.tracer.event(STORED, ctx, "stored", with_queue_wait=False))
-        saved = self.store.complete_stage(
-            d.article_id, d.stage, result.output, status, events, duration_ms
-        )
+        saved = self.store.complete_stage(d.article_id, d.stage, result.output, status, events)
         if not saved:
             log.info("stage_finished_elsewhere")
             return StageOutcome(Outcome.ALREADY_DONE)
