@@ -37,7 +37,6 @@ import random
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -263,7 +262,7 @@ class Snapshot:
     """Counters of the deployment at one moment, to subtract."""
 
     def __init__(self, bench: Bench) -> None:
-        tree = process_tree(bench.supervisor_pid())
+        tree = bench.process_tree()
         self.cpu = {pid: cpu_seconds(pid) for pid in tree}
         self.types = {pid: process_type(pid, tree) for pid in tree}
         info = bench.redis.client.info("commandstats")
@@ -295,6 +294,7 @@ class Bench:
         )
         self.engine = create_engine(self.database_url)
         self.deployment: subprocess.Popen[bytes] | None = None
+        self.second_group: subprocess.Popen[bytes] | None = None
         self.next_page = 0
 
     # -- the deployment
@@ -316,17 +316,62 @@ class Bench:
                 env=self.env(), cwd=REPO, stdout=log, stderr=log,
             )  # fmt: skip
 
+    def start_second_group(self) -> None:
+        """A second worker group on a machine of its own name (a UTS namespace: its own
+        hostname), sharing the Redis and the database, as a second machine would."""
+        command = (
+            "hostname newsflow-b && exec "
+            f"{sys.executable} -m workers.cli run --only fetch,clean,dedup,classify"
+        )
+        with self.log_path.open("ab") as log:
+            self.second_group = subprocess.Popen(
+                ["unshare", "--uts", "sh", "-c", command],
+                env=self.env(), cwd=REPO, stdout=log, stderr=log,
+            )  # fmt: skip
+
     def supervisor_pid(self) -> int:
         assert self.deployment is not None
         return self.deployment.pid
 
+    def process_tree(self) -> dict[int, tuple[int, str]]:
+        tree = process_tree(self.supervisor_pid())
+        if self.second_group is not None:
+            tree |= process_tree(self.second_group.pid)
+        return tree
+
+    def work_by_host(self) -> dict[str, Any]:
+        """Stage events per worker host, and any article a stage finished twice."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT stage, worker, count(*) FROM events WHERE event IN "
+                    "('article_fetched','article_cleaned','article_deduplicated',"
+                    "'article_classified') GROUP BY stage, worker"
+                )
+            ).all()
+            twice = conn.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT article_id, event FROM events WHERE event IN "
+                    "('article_fetched','article_cleaned','article_deduplicated',"
+                    "'article_classified') GROUP BY article_id, event HAVING count(*) > 1) t"
+                )
+            ).scalar_one()
+        hosts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for stage, worker, count in rows:
+            hosts[str(worker).rpartition("@")[2]][str(stage)] += int(count)
+        return {"stage_runs_by_host": hosts, "articles_a_stage_finished_twice": int(twice)}
+
     def stop(self) -> None:
-        if self.deployment is not None and self.deployment.poll() is None:
-            self.deployment.send_signal(signal.SIGTERM)
+        for group in (self.second_group, self.deployment):
+            if group is not None and group.poll() is None:
+                group.send_signal(signal.SIGTERM)
+        for group in (self.second_group, self.deployment):
+            if group is None:
+                continue
             try:
-                self.deployment.wait(90)
+                group.wait(90)
             except subprocess.TimeoutExpired:
-                self.deployment.kill()
+                group.kill()
         self.engine.dispose()
         self.redis.stop()
 
@@ -438,7 +483,7 @@ def start_profiles(bench: Bench) -> list[subprocess.Popen[bytes]]:
     if not bench.args.profile:
         return []
     bench.args.profile.mkdir(parents=True, exist_ok=True)
-    tree = process_tree(bench.supervisor_pid())
+    tree = bench.process_tree()
     spies = []
     for pid in tree:
         kind = process_type(pid, tree).replace(" ", "-")
@@ -518,35 +563,27 @@ def run_paced(bench: Bench, rate: float) -> dict[str, Any]:
     }
 
 
-def message_sizes(bench: Bench) -> dict[str, float]:
-    """Broker message bytes per queue, from a few articles' LPUSHes under MONITOR."""
-    sizes: dict[str, list[int]] = defaultdict(list)
-    stop = threading.Event()
-    client = redis.Redis.from_url(bench.redis.url)
+def message_sizes(bench: Bench) -> dict[str, int]:
+    """Bytes of one broker message per stage queue, as the publisher sends it: published into
+    a database of the private Redis that no worker reads, then read back."""
+    from workers.app import create_app
+    from workers.pipeline import Stage
+    from workers.queueing import CeleryPublisher
 
-    def watch() -> None:
-        with client.monitor() as monitor:
-            for command in monitor.listen():
-                parts = command["command"].split(" ", 2)
-                if parts[0].upper() == "LPUSH" and len(parts) == 3:
-                    sizes[parts[1].strip('"')].append(len(parts[2]))
-                if stop.is_set():
-                    return
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    time.sleep(0.5)
-    bench.ingest_cli(bench.take_urls(3))
-    bench.wait_terminal(120)
-    stop.set()
-    client.ping()  # wakes the monitor so it sees the stop flag
-    thread.join(5)
-    # MONITOR shows escaped text: a close upper bound of the bytes on the wire.
-    return {queue: round(statistics.mean(s)) for queue, s in sorted(sizes.items())}
+    url = bench.redis.url.rsplit("/", 1)[0] + "/1"
+    publisher = CeleryPublisher(create_app(bench.settings.with_overrides(redis_url=url)))
+    client = redis.Redis.from_url(url)
+    sizes = {}
+    for stage in (Stage.FETCH, Stage.CLEAN, Stage.DEDUP, Stage.CLASSIFY):
+        publisher.send(stage, "0123456789abcdef0123456789abcdef")
+        sizes[stage.value] = sum(len(m) for m in client.lrange(stage.value, 0, -1))
+    client.flushdb()
+    client.close()
+    return sizes
 
 
 def memory(bench: Bench) -> dict[str, Any]:
-    tree = process_tree(bench.supervisor_pid())
+    tree = bench.process_tree()
     per_process = []
     for pid in tree:
         peak, rss, pss = memory_of(pid)
@@ -638,6 +675,11 @@ def main() -> int:
         "--profile", type=Path, help="py-spy every process during the burst into this directory"
     )
     parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable (--profile)")
+    parser.add_argument(
+        "--second-group",
+        action="store_true",
+        help="also run the stage workers under a second hostname (scaling across machines)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args()
     from workers.logconfig import configure_logging
@@ -653,6 +695,8 @@ def main() -> int:
     }
     try:
         bench.start()
+        if args.second_group:
+            bench.start_second_group()
         # Warm-up: models loaded, connections open, scripts cached.
         bench.ingest_cli(bench.take_urls(10))
         bench.wait_terminal(300)
@@ -660,6 +704,8 @@ def main() -> int:
         if args.paced:
             rate = args.rate or result["burst"]["articles_per_s"] / 2
             result["paced"] = run_paced(bench, rate)
+        if args.second_group:
+            result["groups"] = bench.work_by_host()
         result["broker_message_bytes"] = message_sizes(bench)
         result["memory"] = memory(bench)
     finally:
