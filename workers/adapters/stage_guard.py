@@ -36,7 +36,7 @@ from workers.errors import InfrastructureError
 # One key per (stage, article) holds "holder|deliveries|until_ms": the lock and the count of
 # unfinished deliveries together, so an admission is one GET and one SET inside the script and a
 # release one GET and one DEL (two keys cost twice that; benchmarks/pipeline.py counts commands).
-# The key lives a day (DELIVERIES_TTL_S) for the count; the lock part ends at until_ms.
+# The key lives DELIVERIES_TTL_S for the count; the lock part ends at until_ms.
 _ADMIT = """
 local raw = redis.call('GET', KEYS[1])
 local n = 0
@@ -62,8 +62,12 @@ if raw and string.sub(raw, 1, #ARGV[1] + 1) == ARGV[1] .. '|' then
 end
 return 1
 """
-# A crash loop that lasts longer than a day is an outage, not a poison page: forget the count.
-DELIVERIES_TTL_S = 86_400
+# How long the count of unfinished deliveries outlives the last one. A lost delivery comes back
+# at once (a pool process died) or from the reconciler (NEWSFLOW_STRANDED_AFTER +
+# NEWSFLOW_RECONCILE_INTERVAL, 150 s by default), well within an hour; a crash loop slower than
+# that is an outage, not a poison page. Successful deliveries leave their key to this expiry
+# (the runner does not release them), so it also bounds the guard's memory: an hour of articles.
+DELIVERIES_TTL_S = 3_600
 # A heartbeat is refreshed every 10 s and lives 30 s: two missed beats (a long GC pause, a Redis
 # hiccup) are tolerated; a killed worker's locks are free within half a minute.
 HEARTBEAT_EVERY_S = 10.0
