@@ -468,7 +468,7 @@ def deltas(before: Snapshot, after: Snapshot, n: int, polls: int) -> dict[str, A
         "cpu_ms_per_article": {k: round(v * 1000 / n, 2) for k, v in sorted(cpu.items())},
         "cpu_ms_per_article_total": round(sum(cpu.values()) * 1000 / n, 1),
         "redis_commands_per_article": round(sum(commands.values()) / n, 1),
-        "redis_commands_top": {k: round(v / n, 2) for k, v in commands.most_common(12)},
+        "redis_commands_top": {k: round(v / n, 2) for k, v in commands.most_common(30)},
         "redis_bytes_in_per_article": round((after.net_in - before.net_in) / n),
         "log_bytes_per_article": round((after.log_bytes - before.log_bytes) / n),
     }
@@ -498,6 +498,7 @@ def start_profiles(bench: Bench) -> list[subprocess.Popen[bytes]]:
                     "--rate",
                     "200",
                     "--nonblocking",
+                    "--gil",  # samples of the thread holding the GIL: where the CPU goes
                     "-o",
                     str(out),
                     "-p",
