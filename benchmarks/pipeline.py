@@ -267,6 +267,7 @@ class Snapshot:
         self.types = {pid: process_type(pid, tree) for pid in tree}
         info = bench.redis.client.info("commandstats")
         self.commands = {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in info.items()}
+        self.redis_usec = sum(int(v["usec"]) for k, v in info.items() if k != "cmdstat_brpop")
         self.net_in = int(bench.redis.client.info("stats")["total_net_input_bytes"])
         self.xacts = bench.pg_transactions()
         self.log_bytes = bench.log_path.stat().st_size
@@ -470,6 +471,9 @@ def deltas(before: Snapshot, after: Snapshot, n: int, polls: int) -> dict[str, A
         "redis_commands_per_article": round(sum(commands.values()) / n, 1),
         "redis_commands_top": {k: round(v / n, 2) for k, v in commands.most_common(30)},
         "redis_bytes_in_per_article": round((after.net_in - before.net_in) / n),
+        # Redis's own time executing them (INFO commandstats usec, blocking BRPOP left out):
+        # one Redis core serves about 1e6 / this many articles per second.
+        "redis_usec_per_article": round((after.redis_usec - before.redis_usec) / n, 1),
         "log_bytes_per_article": round((after.log_bytes - before.log_bytes) / n),
     }
     if before.xacts is not None and after.xacts is not None:
