@@ -124,6 +124,10 @@ class MiniLMEncoder:
         self._torch_layers: list[tuple[Any, ...]] = []
         if self.backend == "torch":
             self._init_torch(quantize)
+            if self.quantized:
+                # The int8 layers are copies: the float32 ones (~40 MB) would only be kept
+                # for the numpy pass, which this encoder never runs.
+                self._layers = []
 
     @property
     def name(self) -> str:
