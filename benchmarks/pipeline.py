@@ -267,7 +267,8 @@ class Snapshot:
         self.types = {pid: process_type(pid, tree) for pid in tree}
         info = bench.redis.client.info("commandstats")
         self.commands = {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in info.items()}
-        self.redis_usec = sum(int(v["usec"]) for k, v in info.items() if k != "cmdstat_brpop")
+        self.usec = {k.removeprefix("cmdstat_"): int(v["usec"]) for k, v in info.items()}
+        self.redis_usec = sum(v for k, v in self.usec.items() if k != "brpop")
         self.net_in = int(bench.redis.client.info("stats")["total_net_input_bytes"])
         self.xacts = bench.pg_transactions()
         self.log_bytes = bench.log_path.stat().st_size
@@ -474,6 +475,12 @@ def deltas(before: Snapshot, after: Snapshot, n: int, polls: int) -> dict[str, A
         # Redis's own time executing them (INFO commandstats usec, blocking BRPOP left out):
         # one Redis core serves about 1e6 / this many articles per second.
         "redis_usec_per_article": round((after.redis_usec - before.redis_usec) / n, 1),
+        "redis_usec_top": {
+            k: round(v / n, 1)
+            for k, v in Counter(
+                {k: v - before.usec.get(k, 0) for k, v in after.usec.items() if k != "brpop"}
+            ).most_common(8)
+        },
         "log_bytes_per_article": round((after.log_bytes - before.log_bytes) / n),
     }
     if before.xacts is not None and after.xacts is not None:
