@@ -113,6 +113,31 @@ def test_a_heartbeat_runs_in_its_own_thread_once_per_process(
     assert redis_client.ttl(alive_key(key_prefix, process_id())) > 20
 
 
+def test_a_lock_past_its_end_is_taken_over_and_the_count_goes_on(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """A holder that outlived its lock (hung past the time limit) no longer blocks; the
+    unfinished delivery still counts toward the cap."""
+    g = RedisStageGuard(redis_client, key_prefix, lock_seconds=1)
+    Heartbeat(redis_client, key_prefix).beat()
+    redis_client.set(alive_key(key_prefix, "other-host:77"), b"1", ex=30)  # hung, still beating
+    g.admit("clean", "a1", "other-host:77:one")
+    assert not g.admit("clean", "a1", f"{process_id()}:two").admitted
+    assert g.held("clean", ["a1"]) == {"a1"}
+    time.sleep(1.1)
+    again = g.admit("clean", "a1", f"{process_id()}:two")
+    assert (again.admitted, again.deliveries) == (True, 2)
+    assert g.held("clean", ["a1"]) == {"a1"}
+
+
+def test_one_key_per_stage_and_article(redis_client: redis.Redis, key_prefix: str) -> None:
+    g = guard(redis_client, key_prefix)
+    g.admit("clean", "a1", f"{process_id()}:one")
+    keys = {k.decode() for k in redis_client.scan_iter(match=f"{key_prefix}:lock:*")}
+    assert keys == {f"{key_prefix}:lock:clean:a1"}
+    assert 3_500 < redis_client.ttl(f"{key_prefix}:lock:clean:a1") <= 3_600  # the count: an hour
+
+
 def test_a_heartbeat_names_the_queues_its_process_consumes(
     redis_client: redis.Redis, key_prefix: str
 ) -> None:

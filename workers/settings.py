@@ -43,14 +43,6 @@ class Settings:
         "share a Redis.",
     )
     # --- queue behaviour -----------------------------------------------------------------------
-    # One hour covers the slowest task (a fetch is capped at fetch_deadline seconds, a clean at a
-    # few seconds) with a wide margin; the Redis transport redelivers unacked messages after this.
-    visibility_timeout: int = _opt(
-        "NEWSFLOW_VISIBILITY_TIMEOUT",
-        3600,
-        "Seconds before Redis redelivers an unacknowledged message (must exceed the longest task "
-        "and any retry countdown).",
-    )
     # Five crashes in a row is no coincidence: the page kills its worker (a parser blowing up
     # natively, memory exhausted), and every further delivery would only kill another one.
     max_deliveries: int = _opt(
@@ -70,7 +62,7 @@ class Settings:
         2.0,
         "Base seconds of the exponential retry back-off (full jitter, doubled per attempt).",
     )
-    # Ten minutes: long enough for a flapping site to come back, far below the visibility timeout.
+    # Ten minutes: long enough for a flapping site to come back.
     retry_backoff_max: float = _opt(
         "NEWSFLOW_RETRY_BACKOFF_MAX",
         600.0,
@@ -149,8 +141,8 @@ class Settings:
         "Most entries taken from one poll of one feed or sitemap (newest first when dated).",
     )
     # --- dedup ---------------------------------------------------------------------------------
-    # Two weeks covers the life of a news story and its re-sent wire copies; at 2,118 bytes of
-    # Redis per article (benchmarks/dedup.py, docs/dedup.md) 100k articles a day cost ~3 GB.
+    # Two weeks covers the life of a news story and its re-sent wire copies; at 1,868 bytes of
+    # Redis per article (benchmarks/dedup.py, docs/dedup.md) 100k articles a day cost ~2.6 GB.
     dedup_window_days: int = _opt(
         "NEWSFLOW_DEDUP_WINDOW_DAYS",
         14,
@@ -175,6 +167,16 @@ class Settings:
         "NEWSFLOW_LOG_FORMAT", "auto", "auto (pretty on a TTY, JSON otherwise), json or console."
     )
     log_level: str = _opt("NEWSFLOW_LOG_LEVEL", "INFO", "Lowest log level emitted.")
+    # Celery's task events cost a Redis PUBLISH each (task-sent, -received, -started,
+    # -succeeded: ~15 per article, a third of the bytes sent to Redis, benchmarks/pipeline.py),
+    # and newsflow's own events table and metrics already say what each article did. Flower
+    # still lists workers and queues without them (worker heartbeats are sent either way).
+    celery_task_events: bool = _opt(
+        "NEWSFLOW_CELERY_TASK_EVENTS",
+        False,
+        "Send Celery task events, for Flower's task views (off: ~15 Redis PUBLISHes per article "
+        "saved; `celery control enable_events` turns them on in running workers).",
+    )
     # --- the HTTP process (`newsflow serve`) -----------------------------------------------------
     # Loopback by default: the dashboard and JSON API show article URLs and failure reasons to
     # whoever can reach them. The container image sets 0.0.0.0 (behind the orchestrator's network).

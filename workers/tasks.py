@@ -24,7 +24,6 @@ from workers.queueing import CeleryPublisher, enqueue_crawl
 from workers.runner import Delivery, RetryPolicy, StageRunner
 from workers.services import Services, get_services, reset_services
 from workers.sources import crawl_feed as crawl_feed_step
-from workers.stages.classify.parallel import single_thread_compute
 from workers.steps import build_steps
 from workers.tracing import Metrics, Tracer
 from workers.warmup import warm_up
@@ -150,19 +149,27 @@ def _fresh_connections(**_: Any) -> None:
     queues = consumed_queues()
     start_heartbeat(queues)
     if Stage.CLASSIFY.value in queues:
+        # Imported here: the classifier's libraries (torch, scikit-learn) stay out of the
+        # fetch, dedup and crawl workers, ~100 MB each.
+        from workers.stages.classify.parallel import single_thread_compute
+
         single_thread_compute()  # one pool process per core already uses every core
     warm_up(queues)
 
 
 @signals.celeryd_after_setup.connect
-def _warm_up_threaded_worker(instance: Any = None, **_: Any) -> None:
-    # Prefork children warm themselves as they start; a threads or solo pool runs tasks in
-    # this process, so it pays the first-use costs here, before it consumes.
+def _warm_up_before_consuming(instance: Any = None, **_: Any) -> None:
+    # A threads or solo pool runs tasks in this process, so it pays the first-use costs here,
+    # before it consumes. A prefork parent loads the extractor (its code and block model) before
+    # the pool forks, so its children share those pages copy-on-write instead of each loading
+    # its own. The classifier is not loaded in a prefork parent: torch's thread pools do not
+    # survive a fork, and at one process per two cores (the default) there is nothing to share.
     pool = getattr(instance, "pool_cls", None)
     pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
+    queues = consumed_queues()
     if "prefork" not in str(pool_name):
-        start_heartbeat(consumed_queues())
-        warm_up(consumed_queues())
+        start_heartbeat(queues)  # this process runs the stages (a prefork parent does not)
+    warm_up(queues - {Stage.CLASSIFY.value} if "prefork" in str(pool_name) else queues)
 
 
 @signals.task_prerun.connect

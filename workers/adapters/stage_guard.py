@@ -13,12 +13,13 @@ the holder token names that process ("host:pid:random"): a lock whose holder has
 or whose process on this host no longer exists, is dead and is taken over at once. A process
 that hangs keeps its heartbeat; its locks still end with their expiry.
 
-Keys (under the deployment prefix): `{prefix}:lock:{stage}:{article}` holds the holder token,
-`{prefix}:deliveries:{stage}:{article}` the count of unfinished deliveries,
-`{prefix}:alive:{host}:{pid}` a stage-running process's heartbeat, whose value says which
-queues the process consumes (JSON `{"queues": [...]}`; an empty list where it is not known), and
-`{prefix}:heartbeats` a sorted set of those processes by last beat, so "who is alive, on which
-queues" (`live_processes`) is two round trips instead of a scan of every key.
+Keys (under the deployment prefix): `{prefix}:lock:{stage}:{article}` holds
+"holder|unfinished deliveries|lock end (ms)", `{prefix}:alive:{host}:{pid}` a stage-running
+process's heartbeat, whose value says which queues the process consumes (JSON
+`{"queues": [...]}`; an empty list where it is not known), and `{prefix}:heartbeats` a sorted
+set of those processes by last beat, so "who is alive, on which queues" (`live_processes`) is
+two round trips instead of a scan of every key. Lock ends are computed from the caller's clock:
+machines' clocks must agree to well within the lock's length (minutes), as NTP keeps them.
 """
 
 from __future__ import annotations
@@ -37,23 +38,41 @@ import redis
 
 from workers.errors import InfrastructureError
 
+# One key per (stage, article) holds "holder|deliveries|until_ms": the lock and the count of
+# unfinished deliveries together, so an admission is one GET and one SET inside the script and a
+# release one GET and one DEL (two keys cost twice that; benchmarks/pipeline.py counts commands).
+# The key lives DELIVERIES_TTL_S for the count; the lock part ends at until_ms.
 _ADMIT = """
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] and holder ~= ARGV[4] then
-  return {0, holder, redis.call('PTTL', KEYS[1])}
+local raw = redis.call('GET', KEYS[1])
+local n = 0
+if raw then
+  local holder, count, until_ms = string.match(raw, '^(.*)|(%d+)|(%d+)$')
+  if holder then
+    n = tonumber(count)
+    local left = tonumber(until_ms) - tonumber(ARGV[2])
+    if left > 0 and holder ~= ARGV[1] and holder ~= ARGV[5] then
+      return {0, holder, left}
+    end
+  end
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-local n = redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+n = n + 1
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. n .. '|' .. (tonumber(ARGV[2]) + tonumber(ARGV[3])),
+           'EX', ARGV[4])
 return {1, n, 0}
 """
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-redis.call('DEL', KEYS[2])
+local raw = redis.call('GET', KEYS[1])
+if raw and string.sub(raw, 1, #ARGV[1] + 1) == ARGV[1] .. '|' then
+  redis.call('DEL', KEYS[1])
+end
 return 1
 """
-# A crash loop that lasts longer than a day is an outage, not a poison page: forget the count.
-DELIVERIES_TTL_S = 86_400
+# How long the count of unfinished deliveries outlives the last one. A lost delivery comes back
+# at once (a pool process died) or from the reconciler (NEWSFLOW_STRANDED_AFTER +
+# NEWSFLOW_RECONCILE_INTERVAL, 150 s by default), well within an hour; a crash loop slower than
+# that is an outage, not a poison page. Successful deliveries leave their key to this expiry
+# (the runner does not release them), so it also bounds the guard's memory: an hour of articles.
+DELIVERIES_TTL_S = 3_600
 # A heartbeat is refreshed every 10 s and lives 30 s: two missed beats (a long GC pause, a Redis
 # hiccup) are tolerated; a killed worker's locks are free within half a minute.
 HEARTBEAT_EVERY_S = 10.0
@@ -221,7 +240,7 @@ class RedisStageGuard:
 
     def release(self, stage: str, article_id: str, holder: str) -> None:
         try:
-            self._release(keys=self._keys(stage, article_id), args=[holder])
+            self._release(keys=[self._key(stage, article_id)], args=[holder])
         except redis.RedisError as exc:
             raise InfrastructureError("redis_unavailable", f"stage guard: {exc}") from exc
 
@@ -229,8 +248,13 @@ class RedisStageGuard:
         """Which of `article_ids` are locked at `stage` by a live process (two round trips)."""
         if not article_ids:
             return set()
-        holders = self._client.mget([self._keys(stage, a)[0] for a in article_ids])
-        locked = {a: _text(h) for a, h in zip(article_ids, holders, strict=True) if h}
+        values = self._client.mget([self._key(stage, a) for a in article_ids])
+        now_ms = _now_ms()
+        locked: dict[str, str] = {}
+        for article_id, value in zip(article_ids, values, strict=True):
+            lock = _parse_lock(value)
+            if lock is not None and lock[1] > now_ms:
+                locked[article_id] = lock[0]
         if not locked:
             return set()
         beating = self._beating([holder_process(h) for h in locked.values()])
@@ -250,15 +274,25 @@ class RedisStageGuard:
 
     def _call_admit(self, stage: str, article_id: str, holder: str, takeover_from: str) -> Any:
         return self._admit(
-            keys=self._keys(stage, article_id),
-            args=[holder, self.lock_seconds * 1000, DELIVERIES_TTL_S, takeover_from],
+            keys=[self._key(stage, article_id)],
+            args=[holder, _now_ms(), self.lock_seconds * 1000, DELIVERIES_TTL_S, takeover_from],
         )
 
-    def _keys(self, stage: str, article_id: str) -> list[str]:
-        return [
-            f"{self._prefix}:lock:{stage}:{article_id}",
-            f"{self._prefix}:deliveries:{stage}:{article_id}",
-        ]
+    def _key(self, stage: str, article_id: str) -> str:
+        return f"{self._prefix}:lock:{stage}:{article_id}"
+
+
+def _parse_lock(value: Any) -> tuple[str, int] | None:
+    """(holder, lock end in ms) of a stored "holder|deliveries|until_ms", None if absent."""
+    if not value:
+        return None
+    holder, _, tail = _text(value).rpartition("|")  # tail: until_ms
+    holder = holder.rpartition("|")[0]  # drop the deliveries count
+    return (holder, int(tail)) if holder and tail.isdigit() else None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _text(value: Any) -> str:
