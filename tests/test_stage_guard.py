@@ -3,6 +3,7 @@ deliveries that never finished."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,10 +14,14 @@ import redis
 
 from workers.adapters.stage_guard import (
     Heartbeat,
+    LiveProcess,
     RedisStageGuard,
     alive_key,
     dead_local_holder,
+    heartbeats_key,
+    live_processes,
     process_id,
+    workers_per_queue,
 )
 
 
@@ -131,3 +136,38 @@ def test_one_key_per_stage_and_article(redis_client: redis.Redis, key_prefix: st
     keys = {k.decode() for k in redis_client.scan_iter(match=f"{key_prefix}:lock:*")}
     assert keys == {f"{key_prefix}:lock:clean:a1"}
     assert 3_500 < redis_client.ttl(f"{key_prefix}:lock:clean:a1") <= 3_600  # the count: an hour
+
+
+def test_a_heartbeat_names_the_queues_its_process_consumes(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    Heartbeat(redis_client, key_prefix, queues=["fetch", "crawl"]).beat()
+    assert live_processes(redis_client, key_prefix) == [
+        LiveProcess(process_id(), frozenset({"crawl", "fetch"}))
+    ]
+
+
+def test_workers_per_queue_count_live_processes_and_their_hosts(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    Heartbeat(redis_client, key_prefix, queues=["clean"]).beat()
+    for process, queues in (("host-b:1", ["clean"]), ("host-b:2", ["clean", "dedup"])):
+        redis_client.set(alive_key(key_prefix, process), json.dumps({"queues": queues}), ex=30)
+        redis_client.zadd(heartbeats_key(key_prefix), {process: time.time()})
+    redis_client.zadd(heartbeats_key(key_prefix), {"host-c:9": time.time()})  # key expired
+    counts = workers_per_queue(
+        live_processes(redis_client, key_prefix), ["clean", "dedup", "fetch"]
+    )
+    assert counts == {
+        "clean": {"processes": 3, "hosts": 2},
+        "dedup": {"processes": 1, "hosts": 1},
+        "fetch": {"processes": 0, "hosts": 0},
+    }
+
+
+def test_a_heartbeat_of_an_older_release_counts_with_no_queue(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    redis_client.set(alive_key(key_prefix, "old:1"), b"1", ex=30)
+    redis_client.zadd(heartbeats_key(key_prefix), {"old:1": time.time()})
+    assert live_processes(redis_client, key_prefix) == [LiveProcess("old:1", frozenset())]

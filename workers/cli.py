@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "worker",
     "scheduler",
     "run",
+    "serve",
     "status",
     "trace",
     "articles",
@@ -26,7 +27,6 @@ COMMAND_MODULES = (
     "extract",
     "dedup",
     "classify",
-    "exporter",
     "demo",
 )
 

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 _TRUE = {"1", "true", "yes", "on"}
 
 
-def _opt(env: str, default: Any, doc: str) -> Any:
-    """Declare one setting: its environment variable, its default and what it means."""
-    return field(default=default, metadata={"env": env, "doc": doc})
+def _opt(env: str, default: Any, doc: str, secret: bool = False) -> Any:
+    """Declare one setting: its environment variable, its default and what it means. A secret
+    one is left out of the settings' repr (so it never reaches a log line)."""
+    return field(default=default, repr=not secret, metadata={"env": env, "doc": doc})
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +177,27 @@ class Settings:
         "Send Celery task events, for Flower's task views (off: ~15 Redis PUBLISHes per article "
         "saved; `celery control enable_events` turns them on in running workers).",
     )
-    metrics_port: int = _opt(
-        "NEWSFLOW_METRICS_PORT",
+    # --- the HTTP process (`newsflow serve`) -----------------------------------------------------
+    # Loopback by default: the dashboard and JSON API show article URLs and failure reasons to
+    # whoever can reach them. The container image sets 0.0.0.0 (behind the orchestrator's network).
+    serve_host: str = _opt(
+        "NEWSFLOW_SERVE_HOST",
+        "127.0.0.1",
+        "Address `newsflow serve` listens on (/metrics, /healthz, /readyz, the dashboard and its "
+        "JSON API); 0.0.0.0 for every interface.",
+    )
+    # 9464: the port of the former `newsflow exporter`, so existing scrape configs keep working.
+    serve_port: int = _opt(
+        "NEWSFLOW_SERVE_PORT",
         9464,
-        "Port of `newsflow exporter`'s Prometheus /metrics endpoint.",
+        "Port of `newsflow serve`.",
+    )
+    serve_token: str = _opt(
+        "NEWSFLOW_SERVE_TOKEN",
+        "",
+        "Bearer token that allows replaying quarantined articles from the dashboard "
+        "(POST /api/replay); empty disables replay over HTTP. Every other endpoint is read-only.",
+        secret=True,
     )
 
     @classmethod

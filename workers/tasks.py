@@ -132,6 +132,14 @@ def consumed_queues() -> frozenset[str]:
     return frozenset(app.amqp.queues.consume_from or ())
 
 
+def start_heartbeat(queues: frozenset[str]) -> None:
+    """Beat from the start, idle or not, naming our queues: dashboards count the processes
+    that consume each queue from these (a prefork pool's parent runs no stage and never beats)."""
+    heartbeat = get_services().heartbeat
+    heartbeat.queues = queues
+    heartbeat.ensure_running()
+
+
 @signals.worker_process_init.connect
 def _fresh_connections(**_: Any) -> None:
     # A forked child must not reuse its parent's Redis and database sockets.
@@ -139,6 +147,7 @@ def _fresh_connections(**_: Any) -> None:
     _runner = None
     reset_services()
     queues = consumed_queues()
+    start_heartbeat(queues)
     if Stage.CLASSIFY.value in queues:
         # Imported here: the classifier's libraries (torch, scikit-learn) stay out of the
         # fetch, dedup and crawl workers, ~100 MB each.
@@ -158,6 +167,8 @@ def _warm_up_before_consuming(instance: Any = None, **_: Any) -> None:
     pool = getattr(instance, "pool_cls", None)
     pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
     queues = consumed_queues()
+    if "prefork" not in str(pool_name):
+        start_heartbeat(queues)  # this process runs the stages (a prefork parent does not)
     warm_up(queues - {Stage.CLASSIFY.value} if "prefork" in str(pool_name) else queues)
 
 

@@ -15,17 +15,22 @@ that hangs keeps its heartbeat; its locks still end with their expiry.
 
 Keys (under the deployment prefix): `{prefix}:lock:{stage}:{article}` holds
 "holder|unfinished deliveries|lock end (ms)", `{prefix}:alive:{host}:{pid}` a stage-running
-process's heartbeat. Lock ends are computed from the caller's clock: machines' clocks must agree
-to well within the lock's length (minutes), as NTP keeps them.
+process's heartbeat, whose value says which queues the process consumes (JSON
+`{"queues": [...]}`; an empty list where it is not known), and `{prefix}:heartbeats` a sorted
+set of those processes by last beat, so "who is alive, on which queues" (`live_processes`) is
+two round trips instead of a scan of every key. Lock ends are computed from the caller's clock:
+machines' clocks must agree to well within the lock's length (minutes), as NTP keeps them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,12 +120,14 @@ def dead_local_holder(holder: str, hostname: str | None = None) -> bool:
 
 class Heartbeat:
     """Keeps this process's heartbeat key alive from a daemon thread (started on first use in
-    each process: a forked child starts its own)."""
+    each process: a forked child starts its own). `queues` are the queues the process consumes,
+    carried in the key's value for dashboards ("workers per queue")."""
 
-    def __init__(self, client: Any, key_prefix: str) -> None:
+    def __init__(self, client: Any, key_prefix: str, queues: Iterable[str] = ()) -> None:
         self._client = client
         self._prefix = key_prefix
         self._pid = 0
+        self.queues: frozenset[str] = frozenset(queues)
 
     def ensure_running(self) -> None:
         if self._pid == os.getpid():
@@ -132,8 +139,16 @@ class Heartbeat:
     def beat(self) -> None:
         # On a Redis error the next beat will do; our locks may be taken over meanwhile, which
         # the stages' idempotence makes harmless.
+        process = process_id()
+        now = time.time()
+        value = json.dumps({"queues": sorted(self.queues)})
         with contextlib.suppress(redis.RedisError):
-            self._client.set(alive_key(self._prefix, process_id()), b"1", ex=HEARTBEAT_TTL_S)
+            pipe = self._client.pipeline(transaction=False)
+            pipe.set(alive_key(self._prefix, process), value, ex=HEARTBEAT_TTL_S)
+            pipe.zadd(heartbeats_key(self._prefix), {process: now})
+            # Processes gone for long drop out of the index (the key itself expired long ago).
+            pipe.zremrangebyscore(heartbeats_key(self._prefix), "-inf", now - INDEX_KEEP_S)
+            pipe.execute()
 
     def _loop(self) -> None:
         pid = os.getpid()
@@ -142,8 +157,62 @@ class Heartbeat:
             self.beat()
 
 
+# A process stays in the heartbeat index this long after its last beat: far past its key's TTL
+# (so clocks that differ between hosts never drop a live one), short enough to keep it small.
+INDEX_KEEP_S = 3600
+
+
 def alive_key(key_prefix: str, process: str) -> str:
     return f"{key_prefix}:alive:{process}"
+
+
+def heartbeats_key(key_prefix: str) -> str:
+    return f"{key_prefix}:heartbeats"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveProcess:
+    """A process with a live heartbeat: "host:pid" and the queues it consumes (empty when the
+    process did not say, e.g. one started by an older release)."""
+
+    process: str
+    queues: frozenset[str]
+
+    @property
+    def host(self) -> str:
+        return self.process.rpartition(":")[0]
+
+
+def live_processes(client: Any, key_prefix: str) -> list[LiveProcess]:
+    """Every stage-running process whose heartbeat key is alive now, with its queues."""
+    members = [_text(m) for m in client.zrange(heartbeats_key(key_prefix), 0, -1)]
+    if not members:
+        return []
+    values = client.mget([alive_key(key_prefix, m) for m in members])
+    live = []
+    for process, raw in zip(members, values, strict=True):
+        if raw is None:
+            continue  # its key expired: the process stopped beating
+        try:
+            queues = frozenset(str(q) for q in json.loads(raw).get("queues") or ())
+        except (ValueError, TypeError, AttributeError):
+            queues = frozenset()  # "1": the value of releases before queues were recorded
+        live.append(LiveProcess(process, queues))
+    return live
+
+
+def workers_per_queue(
+    processes: Iterable[LiveProcess], queues: Iterable[str]
+) -> dict[str, dict[str, int]]:
+    """Per queue: live processes consuming it and the hosts they run on."""
+    found = list(processes)
+    return {
+        queue: {
+            "processes": sum(1 for p in found if queue in p.queues),
+            "hosts": len({p.host for p in found if queue in p.queues}),
+        }
+        for queue in queues
+    }
 
 
 class RedisStageGuard:
