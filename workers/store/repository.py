@@ -326,9 +326,11 @@ class ArticleStore:
             return True
 
     def mark_failed(self, article_id: str, stage: Stage, reason: str) -> None:
-        """Quarantine an article whatever it waits for (an unusable URL at ingest)."""
+        """Quarantine an article whatever it waits for (an unusable URL at ingest), with its
+        `article_failed` event in the same transaction (every end has its event)."""
+        now = utcnow()
         with self._session() as s:
-            s.execute(
+            result = s.execute(
                 update(Article)
                 .where(Article.id == article_id)
                 .values(
@@ -336,9 +338,19 @@ class ArticleStore:
                     status_reason=reason[:1000],
                     failed_stage=stage.value,
                     due_at=None,
-                    updated_at=utcnow(),
+                    updated_at=now,
                 )
             )
+            if _rowcount(result) == 1:
+                failed = EventRecord(
+                    article_id=article_id,
+                    event="article_failed",  # workers.tracing.FAILED
+                    stage=stage.value,
+                    outcome="quarantined",
+                    at=now,
+                    detail={"reason": reason[:1000]},
+                )
+                self._add_events(s, [failed])
 
     def reset_for_replay(self, article_id: str, from_status: Status) -> Stage | None:
         """Put a failed or skipped article back in front of the stage it stopped at, with a
