@@ -36,8 +36,7 @@ def created(store: ArticleStore, article_id: str, at: datetime) -> None:
 @pytest.fixture
 def newsroom(store: ArticleStore) -> ArticleStore:
     """Six articles a day apart from 1 November: s0..s3 stored (s2 in German, s3 sport), d4 a
-    duplicate of
-    s0, f5 failed."""
+    duplicate of s0, f5 failed."""
     for n in range(4):
         articles.stored(
             store,

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "status",
     "trace",
     "articles",
+    "events",
     "replay",
     "doctor",
     "extract",

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -164,3 +165,13 @@ def run_relay_for(svc: Services, owner: str, stop: threading.Event) -> None:
             stop.wait(ERROR_PAUSE_S)
             continue
         run_relay(*parts, svc.settings.event_source, stop)
+
+
+def replay_since(outbox: EventOutbox, writer: StreamWriter, source: str, since: datetime) -> int:
+    """Send every terminal event since `since` to the stream again, with its own id (consumers
+    that saw it skip it). The relay's cursor does not move. Returns how many were sent."""
+    sent = 0
+    for batch in outbox.terminal_since(since):
+        writer.publish([build_envelope(event, source) for event in batch])
+        sent += len(batch)
+    return sent
