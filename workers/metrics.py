@@ -110,3 +110,9 @@ def _event_metrics(svc: Services) -> Iterator[Metric]:
         "Terminal article events in the store the relay has not put on the stream yet",
         value=events["undelivered"],
     )
+    if "webhook" in events:
+        yield CounterMetricFamily(
+            "newsflow_webhook_failures",
+            "POSTs of events to NEWSFLOW_WEBHOOK_URL that failed (each is retried)",
+            value=events["webhook"]["failures"],
+        )

@@ -122,12 +122,17 @@ def events_status(svc: Services) -> dict[str, Any]:
     pipe.xlen(stream)
     pipe.hgetall(f"{stream}:stats")
     length, stats = pipe.execute()
-    return {
+    report: dict[str, Any] = {
         "stream": stream,
         "length": int(length),
         "undelivered": EventOutbox(svc.store.engine).undelivered(),
         **{k.decode(): int(v) for k, v in stats.items()},
     }
+    if svc.settings.webhook_url:
+        from workers.events.webhook import webhook_stats
+
+        report["webhook"] = webhook_stats(svc.redis, stream)
+    return report
 
 
 def timeline_rows(events: list[EventRecord]) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@
   polite host's turn) go back on their queue when due.
 - The reconciler (`workers.reconciler`): stranded articles are found and sent again.
 - The event relay (`workers.events.relay`, a thread of its own): articles' ends go from the store
-  to the event stream.
+  to the event stream; with NEWSFLOW_WEBHOOK_URL set, the webhook sink (`workers.events.webhook`,
+  a thread too) POSTs them on.
 
 Run as many scheduler processes as you like for availability; every part is safe to run twice.
 """
@@ -127,6 +128,17 @@ def _start_event_threads(
             daemon=True,
         )
     ]
+    if svc.settings.webhook_url:
+        from workers.events.webhook import run_webhook_sink
+
+        threads.append(
+            threading.Thread(
+                target=run_webhook_sink,
+                args=(svc, owner, stop),
+                name="newsflow-webhook",
+                daemon=True,
+            )
+        )
     for thread in threads:
         thread.start()
     return threads
