@@ -229,3 +229,27 @@ def test_one_relay_acts_at_a_time(redis_client: redis.Redis, key_prefix: str) ->
     assert first.hold()  # renewed by its holder
     redis_client.delete(f"{key_prefix}:relay")  # the holder died and its lock expired
     assert second.hold()
+
+
+def test_concurrent_writers_lose_no_event_and_repeat_none(
+    store: ArticleStore, writer: StreamWriter
+) -> None:
+    """Eight threads end articles in their own transactions while the relay runs: commits
+    interleave with reads (out of id order on PostgreSQL), and every end is sent exactly once."""
+    import threading
+
+    def end_articles(worker: int) -> None:
+        for n in range(25):
+            aid = store.create_article(f"https://news.example/{worker}/{n}", "test")
+            store.mark_failed(aid, Stage.FETCH, "invalid_url: test")
+
+    writers = [threading.Thread(target=end_articles, args=(w,)) for w in range(8)]
+    for thread in writers:
+        thread.start()
+    while any(t.is_alive() for t in writers):
+        relay(store, writer, limit=7)
+    while relay(store, writer, limit=7) or EventOutbox(store.engine).undelivered():
+        pass
+    ids = [e["id"] for e in entries(writer.client, writer.stream)]
+    assert len(ids) == 200
+    assert len(set(ids)) == 200
