@@ -76,15 +76,23 @@ def kill_one(deployment: Deployment, wanted: str) -> str:
     return victims[pid]
 
 
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_workers_and_the_relay_killed_mid_run_leave_one_event_id_per_article(
+    database: str,
     site: LocalServer,
     e2e_redis_url: str,
     sqlite_url: str,
     tmp_path: Path,
+    request: pytest.FixtureRequest,
     make_services: Callable[[Settings], Services],
 ) -> None:
+    """On PostgreSQL, concurrent workers commit event rows out of id order: the relay must
+    still send each one."""
+    url = sqlite_url if database == "sqlite" else request.getfixturevalue("postgres_url")
     urls = serve_articles(site, ARTICLES)
-    settings = chaos_settings(e2e_redis_url, sqlite_url, [site.url("")])
+    settings = chaos_settings(e2e_redis_url, url, [site.url("")])
     svc = make_services(settings)
     outbox = EventOutbox(svc.store.engine)  # migrates before the processes race to
     deployment = Deployment(settings, tmp_path / "run.log")
