@@ -95,29 +95,6 @@ class EventOutbox:
             )
             return int(getattr(result, "rowcount", 0) or 0) == 1
 
-    def reset(self, to: Position) -> None:
-        """Put the cursor anywhere (an operator's `newsflow events reset`)."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(EventRelay)
-                .where(EventRelay.name == self.name)
-                .values(last_txid=to.txid, last_event_id=to.event_id, updated_at=datetime.now(UTC))
-            )
-
-    def end(self) -> Position:
-        """The position of the newest event row (what `reset` takes to skip everything)."""
-        with self.engine.connect() as conn:
-            if self._by_txid:
-                row = conn.execute(
-                    select(Event.txid, Event.id)
-                    .where(Event.txid.is_not(None))
-                    .order_by(Event.txid.desc(), Event.id.desc())
-                    .limit(1)
-                ).first()
-                return Position(int(row[0] or 0), int(row[1])) if row else self.position()
-            newest = conn.scalar(select(func.max(Event.id)))
-            return Position(0, int(newest or 0))
-
     # --- reading --------------------------------------------------------------------------------
     def read_after(self, after: Position, limit: int = 500) -> OutboxBatch:
         """Up to `limit` settled event rows after `after`, in order: the terminal ones among
