@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "status",
     "trace",
     "articles",
+    "events",
     "replay",
     "doctor",
     "extract",

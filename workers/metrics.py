@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from workers.observe import queue_depths, stranded_now, unacked_count
+from workers.observe import events_status, queue_depths, stranded_now, unacked_count
 from workers.services import Services
 from workers.tracing import Metrics
 
@@ -99,3 +99,20 @@ class NewsflowCollector(Collector):
         for stage, count in snap["recovered"].items():
             recovered.add_metric([stage], count)
         yield recovered
+        yield from _event_metrics(self._svc)
+
+
+def _event_metrics(svc: Services) -> Iterator[Metric]:
+    """The event stream (issue 14; kept apart so the collector above can change freely)."""
+    events = events_status(svc)
+    yield GaugeMetricFamily(
+        "newsflow_events_undelivered",
+        "Terminal article events in the store the relay has not put on the stream yet",
+        value=events["undelivered"],
+    )
+    if "webhook" in events:
+        yield CounterMetricFamily(
+            "newsflow_webhook_failures",
+            "POSTs of events to NEWSFLOW_WEBHOOK_URL that failed (each is retried)",
+            value=events["webhook"]["failures"],
+        )

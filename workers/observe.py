@@ -5,7 +5,7 @@ Shared by `newsflow status`, `newsflow trace` and the Prometheus exporter so the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -51,6 +51,7 @@ class StatusReport:
     stages: dict[str, dict[str, Any]]
     stranded: dict[str, dict[str, float]]
     recovered: dict[str, int]
+    events: dict[str, Any] = field(default_factory=dict)  # the event stream (events_status)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class StatusReport:
             "stages": self.stages,
             "stranded": self.stranded,
             "recovered": self.recovered,
+            "events": self.events,
         }
 
 
@@ -106,7 +108,31 @@ def status_report(svc: Services) -> StatusReport:
         stages=stage_summary(metrics),
         stranded=stranded_now(svc),
         recovered={stage: int(n) for stage, n in snap["recovered"].items()},
+        events=events_status(svc),
     )
+
+
+def events_status(svc: Services) -> dict[str, Any]:
+    """The event stream: its name and length, events relayed, and terminal events the relay
+    has not sent yet (its lag; docs/events.md)."""
+    from workers.store.outbox import EventOutbox
+
+    stream = svc.settings.event_stream
+    pipe = svc.redis.pipeline(transaction=False)
+    pipe.xlen(stream)
+    pipe.hgetall(f"{stream}:stats")
+    length, stats = pipe.execute()
+    report: dict[str, Any] = {
+        "stream": stream,
+        "length": int(length),
+        "undelivered": EventOutbox(svc.store.engine).undelivered(),
+        **{k.decode(): int(v) for k, v in stats.items()},
+    }
+    if svc.settings.webhook_url:
+        from workers.events.webhook import webhook_stats
+
+        report["webhook"] = webhook_stats(svc.redis, stream)
+    return report
 
 
 def timeline_rows(events: list[EventRecord]) -> list[dict[str, Any]]:

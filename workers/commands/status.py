@@ -51,6 +51,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "recovered (total): "
             + "  ".join(f"{k}={v}" for k, v in sorted(report.recovered.items()))
         )
+    events = report.events
+    print(
+        f"events:            stream {events['stream']}: {events['length']} entries, "
+        f"{events.get('relayed', 0)} relayed, {events['undelivered']} not yet relayed"
+    )
+    if "webhook" in events:
+        hook = events["webhook"]
+        print(
+            f"webhook:           {hook['delivered']} delivered, {hook['failures']} failed, "
+            f"{hook['pending']} pending"
+            + (f" (last error: {hook['last_error']})" if hook["failures"] else "")
+        )
     if report.labels:
         print(
             "labels (stored):   " + "  ".join(f"{k}={v}" for k, v in sorted(report.labels.items()))
