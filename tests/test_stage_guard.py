@@ -10,8 +10,10 @@ import subprocess
 import sys
 import time
 
+import pytest
 import redis
 
+from tests.waiting import wait_until
 from workers.adapters.stage_guard import (
     Heartbeat,
     LiveProcess,
@@ -23,6 +25,7 @@ from workers.adapters.stage_guard import (
     process_id,
     workers_per_queue,
 )
+from workers.errors import InfrastructureError
 
 
 def guard(client: redis.Redis, prefix: str) -> RedisStageGuard:
@@ -171,3 +174,31 @@ def test_a_heartbeat_of_an_older_release_counts_with_no_queue(
     redis_client.set(alive_key(key_prefix, "old:1"), b"1", ex=30)
     redis_client.zadd(heartbeats_key(key_prefix), {"old:1": time.time()})
     assert live_processes(redis_client, key_prefix) == [LiveProcess("old:1", frozenset())]
+
+
+def test_a_release_that_fails_while_redis_is_away_goes_through_once_it_is_back(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """A lock left behind would keep its article from the reconciler (its holder is alive)
+    for minutes after the delivery ended."""
+    g = guard(redis_client, key_prefix)
+    holder = f"{process_id()}:one"
+    assert g.admit("dedup", "a1", holder).admitted
+    g._release = _fails_once(g._release)  # the outermost seam: Redis refusing one call
+    with pytest.raises(InfrastructureError):
+        g.release("dedup", "a1", holder)
+    assert g.pending_releases() == 1
+    assert wait_until(lambda: g.pending_releases() == 0, timeout=10)
+    assert g.held("dedup", ["a1"]) == set()
+
+
+def _fails_once(script):  # type: ignore[no-untyped-def]
+    calls = {"n": 0}
+
+    def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise redis.ConnectionError("Error 111 connecting: Connection refused.")
+        return script(*args, **kwargs)
+
+    return call

@@ -76,6 +76,10 @@ DELIVERIES_TTL_S = 3_600
 # A heartbeat is refreshed every 10 s and lives 30 s: two missed beats (a long GC pause, a Redis
 # hiccup) are tolerated; a killed worker's locks are free within half a minute.
 HEARTBEAT_EVERY_S = 10.0
+# A release that failed is tried again after 1 s, then backing off to every 30 s: Redis comes
+# back from a restart in seconds; a lock it still holds ends by itself after lock_seconds.
+RELEASE_RETRY_S = 1.0
+RELEASE_RETRY_MAX_S = 30.0
 HEARTBEAT_TTL_S = 30
 
 
@@ -224,6 +228,12 @@ class RedisStageGuard:
         self.lock_seconds = lock_seconds
         self._admit = client.register_script(_ADMIT)
         self._release = client.register_script(_RELEASE)
+        # Releases that failed (Redis away): retried from a background thread until they go
+        # through. A lock left behind holds its article back from the reconciler (its holder
+        # is alive) until the lock ends, minutes later; its delivery is long over.
+        self._unreleased: set[tuple[str, str, str]] = set()
+        self._unreleased_lock = threading.Lock()
+        self._retrying = False
 
     def admit(self, stage: str, article_id: str, holder: str) -> Admission:
         try:
@@ -239,10 +249,46 @@ class RedisStageGuard:
         )
 
     def release(self, stage: str, article_id: str, holder: str) -> None:
+        """End this delivery's hold. When Redis cannot be reached the release is retried in
+        the background until it goes through (and InfrastructureError says it was late)."""
         try:
             self._release(keys=[self._key(stage, article_id)], args=[holder])
         except redis.RedisError as exc:
+            self._release_later(stage, article_id, holder)
             raise InfrastructureError("redis_unavailable", f"stage guard: {exc}") from exc
+
+    def pending_releases(self) -> int:
+        with self._unreleased_lock:
+            return len(self._unreleased)
+
+    def _release_later(self, stage: str, article_id: str, holder: str) -> None:
+        with self._unreleased_lock:
+            self._unreleased.add((stage, article_id, holder))
+            if self._retrying:
+                return
+            self._retrying = True
+        threading.Thread(
+            target=self._retry_releases, name="newsflow-guard-release", daemon=True
+        ).start()
+
+    def _retry_releases(self) -> None:
+        delay = RELEASE_RETRY_S
+        while True:
+            time.sleep(delay)
+            with self._unreleased_lock:
+                pending = sorted(self._unreleased)
+            for stage, article_id, holder in pending:
+                try:
+                    self._release(keys=[self._key(stage, article_id)], args=[holder])
+                except redis.RedisError:
+                    break  # still away: try again later
+                with self._unreleased_lock:
+                    self._unreleased.discard((stage, article_id, holder))
+            with self._unreleased_lock:
+                if not self._unreleased:
+                    self._retrying = False
+                    return
+            delay = min(delay * 2, RELEASE_RETRY_MAX_S)
 
     def held(self, stage: str, article_ids: list[str]) -> set[str]:
         """Which of `article_ids` are locked at `stage` by a live process (two round trips)."""
