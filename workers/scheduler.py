@@ -23,7 +23,6 @@ from workers.dispatcher import run_dispatcher
 from workers.reconciler import ReconcileReport, RedisQueueProbe, reconcile
 from workers.runner import Publisher
 from workers.services import Services
-from workers.tracing import Metrics
 
 log = structlog.get_logger("newsflow.scheduler")
 
@@ -67,7 +66,6 @@ def reconcile_once(svc: Services, publisher: Publisher, owner: str) -> Reconcile
         svc.stage_guard,
         svc.deferrals,
         publisher,
-        Metrics(svc.redis, svc.settings.key_prefix),
         stranded_after=svc.settings.stranded_after,
         worker=f"scheduler:{owner}",
     )

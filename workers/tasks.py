@@ -26,7 +26,7 @@ from workers.services import Services, get_services, reset_services
 from workers.sources import crawl_feed as crawl_feed_step
 from workers.stages.classify.parallel import single_thread_compute
 from workers.steps import build_steps
-from workers.tracing import Metrics, Tracer
+from workers.tracing import Tracer
 from workers.warmup import warm_up
 
 _runner: StageRunner | None = None
@@ -53,7 +53,7 @@ def stage_runner() -> StageRunner:
             deferrals=svc.deferrals,
             publisher=CeleryPublisher(app),
             steps=build_steps(svc),
-            tracer=Tracer(Metrics(svc.redis, svc.settings.key_prefix)),
+            tracer=Tracer(),
             policy=retry_policy(svc),
             process_id=process_id(),
             infra_errors=(SQLAlchemyError, RedisError),
@@ -133,25 +133,35 @@ def consumed_queues() -> frozenset[str]:
     return frozenset(app.amqp.queues.consume_from or ())
 
 
+def announce_worker(node: str, queues: frozenset[str]) -> None:
+    """Start this process's heartbeat, naming its worker and queues: it keeps our stage locks
+    alive, and says who consumes which queue (workers.observe.worker_processes)."""
+    heartbeat = get_services().heartbeat
+    heartbeat.announce(node, queues)
+    heartbeat.ensure_running()
+
+
 @signals.worker_process_init.connect
-def _fresh_connections(**_: Any) -> None:
+def _fresh_connections(sender: Any = None, **_: Any) -> None:
     # A forked child must not reuse its parent's Redis and database sockets.
     global _runner
     _runner = None
     reset_services()
     queues = consumed_queues()
+    announce_worker(str(sender or ""), queues)
     if Stage.CLASSIFY.value in queues:
         single_thread_compute()  # one pool process per core already uses every core
     warm_up(queues)
 
 
 @signals.celeryd_after_setup.connect
-def _warm_up_threaded_worker(instance: Any = None, **_: Any) -> None:
+def _warm_up_threaded_worker(sender: Any = None, instance: Any = None, **_: Any) -> None:
     # Prefork children warm themselves as they start; a threads or solo pool runs tasks in
     # this process, so it pays the first-use costs here, before it consumes.
     pool = getattr(instance, "pool_cls", None)
     pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
     if "prefork" not in str(pool_name):
+        announce_worker(str(sender or ""), consumed_queues())
         warm_up(consumed_queues())
 
 

@@ -15,16 +15,21 @@ that hangs keeps its heartbeat; its locks still end with their expiry.
 
 Keys (under the deployment prefix): `{prefix}:lock:{stage}:{article}` holds the holder token,
 `{prefix}:deliveries:{stage}:{article}` the count of unfinished deliveries,
-`{prefix}:alive:{host}:{pid}` a stage-running process's heartbeat.
+`{prefix}:alive:{host}:{pid}` a stage-running process's heartbeat. Its value is JSON naming the
+worker (Celery node name) and the queues the process consumes, `{"node": ..., "queues": [...],
+"pid": ...}`, so the same keys say how many workers consume each queue
+(`workers.observe.worker_processes`); an older worker's value, `1`, names none.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,13 +100,22 @@ def dead_local_holder(holder: str, hostname: str | None = None) -> bool:
 
 
 class Heartbeat:
-    """Keeps this process's heartbeat key alive from a daemon thread (started on first use in
-    each process: a forked child starts its own)."""
+    """Keeps this process's heartbeat key alive from a daemon thread (started once per process,
+    when a worker process starts or on its first task: a forked child starts its own)."""
 
     def __init__(self, client: Any, key_prefix: str) -> None:
         self._client = client
         self._prefix = key_prefix
         self._pid = 0
+        self._value = b"1"
+
+    def announce(self, node: str, queues: Iterable[str]) -> None:
+        """Say which worker this process belongs to and which queues it consumes (from the
+        next beat on)."""
+        payload = {"node": node, "queues": sorted(queues), "pid": os.getpid()}
+        self._value = json.dumps(payload, separators=(",", ":")).encode()
+        if self._pid == os.getpid():
+            self.beat()
 
     def ensure_running(self) -> None:
         if self._pid == os.getpid():
@@ -114,7 +128,7 @@ class Heartbeat:
         # On a Redis error the next beat will do; our locks may be taken over meanwhile, which
         # the stages' idempotence makes harmless.
         with contextlib.suppress(redis.RedisError):
-            self._client.set(alive_key(self._prefix, process_id()), b"1", ex=HEARTBEAT_TTL_S)
+            self._client.set(alive_key(self._prefix, process_id()), self._value, ex=HEARTBEAT_TTL_S)
 
     def _loop(self) -> None:
         pid = os.getpid()
