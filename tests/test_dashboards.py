@@ -4,9 +4,11 @@ with something in every metric (real Redis, a real SQLite store, real stage step
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -59,3 +61,60 @@ def test_every_alert_rule_asks_for_metrics_the_collector_serves(served: set[str]
         used = set(METRIC.findall(str(rule["expr"])))
         assert used, rule["alert"]
         assert used <= served, (rule["alert"], sorted(used - served))
+
+
+DASHBOARD = ROOT / "config" / "grafana" / "newsflow.json"
+
+
+def dashboard_panels() -> list[dict[str, Any]]:
+    return list(json.loads(DASHBOARD.read_text(encoding="utf-8"))["panels"])
+
+
+def test_every_dashboard_panel_asks_for_metrics_the_collector_serves(served: set[str]) -> None:
+    for panel in dashboard_panels():
+        if panel["type"] == "row":
+            continue
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            used = set(METRIC.findall(target["expr"]))
+            assert used, (panel["title"], target["expr"])
+            assert used <= served, (panel["title"], sorted(used - served))
+
+
+def test_the_dashboard_is_importable_as_it_is() -> None:
+    """Unique panel ids, every panel placed on the 24-column grid and reading the dashboard's
+    Prometheus data source variable, so an import asks for nothing but the data source."""
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    assert dashboard["uid"]
+    assert dashboard["title"] == "newsflow"
+    [variable] = dashboard["templating"]["list"]
+    assert (variable["type"], variable["query"]) == ("datasource", "prometheus")
+    panels = dashboard_panels()
+    ids = [p["id"] for p in panels]
+    assert len(ids) == len(set(ids))
+    for panel in panels:
+        grid = panel["gridPos"]
+        assert grid["x"] >= 0, panel["title"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        if panel["type"] != "row":
+            assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+            assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
+
+
+def test_the_dashboard_shows_what_operators_asked_for() -> None:
+    """Throughput per stage, outcomes, p95 latency from the histograms, queue depth and age,
+    workers per queue, stranded articles, feeds and the scheduler's tick."""
+    exprs = " ".join(t["expr"] for p in dashboard_panels() for t in p.get("targets", []))
+    for needed in (
+        "newsflow_stage_events_total",
+        "histogram_quantile(0.95, sum by (stage, le) (rate(newsflow_stage_duration_seconds_bucket",
+        "histogram_quantile(0.95, sum by (stage, le) (rate(newsflow_queue_wait_seconds_bucket",
+        "newsflow_queue_depth",
+        "newsflow_queue_oldest_message_age_seconds",
+        "newsflow_queue_workers",
+        "newsflow_articles_stranded",
+        "newsflow_feeds",
+        "newsflow_feed_crawls_total",
+        "newsflow_scheduler_last_tick_timestamp_seconds",
+    ):
+        assert needed in exprs, needed
