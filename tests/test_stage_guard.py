@@ -3,6 +3,7 @@ deliveries that never finished."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -105,3 +106,28 @@ def test_a_heartbeat_runs_in_its_own_thread_once_per_process(
     beat.ensure_running()
     beat.ensure_running()
     assert redis_client.ttl(alive_key(key_prefix, process_id())) > 20
+
+
+def test_a_heartbeat_names_its_worker_and_queues_and_still_keeps_its_locks(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """The value says who consumes what (newsflow_queue_workers); the key alone still means
+    "alive" to the guard, so a lock held by this process is not taken over."""
+    from workers.observe import worker_processes, workers_per_queue
+
+    beat = Heartbeat(redis_client, key_prefix)
+    beat.announce("fetch.1@host-a", ["fetch", "crawl"])
+    beat.beat()
+    payload = json.loads(redis_client.get(alive_key(key_prefix, process_id())) or b"")
+    assert payload == {"node": "fetch.1@host-a", "queues": ["crawl", "fetch"], "pid": os.getpid()}
+    assert 0 < redis_client.ttl(alive_key(key_prefix, process_id())) <= 30
+    [proc] = worker_processes(redis_client, key_prefix)
+    assert (proc.process, proc.node, proc.queues) == (
+        process_id(),
+        "fetch.1@host-a",
+        ("crawl", "fetch"),
+    )
+    assert workers_per_queue([proc])["fetch"] == {"workers": 1, "processes": 1}
+    g = RedisStageGuard(redis_client, key_prefix, lock_seconds=330)
+    assert g.admit("fetch", "a1", f"{process_id()}:one").admitted
+    assert not g.admit("fetch", "a1", "other-host:1:two").admitted
