@@ -220,17 +220,21 @@ class MemoryQueue:
 
 class StaticFetcher:
     """A PageFetcher answering from canned pages: url -> (HTTP status, HTML). A 4xx answer is a
-    permanent failure, a 5xx a transient one, as workers.fetching.http maps them."""
+    permanent failure, a 5xx a transient one, as workers.fetching.http maps them; status 0
+    stands for a host whose turn has not come (deferred a minute, as the rate limiter does)."""
 
     def __init__(self, pages: dict[str, tuple[int, str]]) -> None:
         self.pages = pages
 
     def get_page(self, url: str, reservation: SlotReservation | None = None) -> FetchedPage:
+        import time
         from datetime import UTC
 
-        from workers.errors import PermanentError, TransientError
+        from workers.errors import Deferred, PermanentError, TransientError
 
         status, html = self.pages[url]
+        if status == 0:
+            raise Deferred("host_busy", time.time() + 60, url)
         if status >= 500:
             raise TransientError(f"http_{status}", url)
         if status >= 400:

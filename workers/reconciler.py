@@ -30,7 +30,7 @@ import structlog
 from workers.errors import InfrastructureError
 from workers.pipeline import Stage, Status, waiting_stage
 from workers.store.repository import EventRecord, PendingArticle, utcnow
-from workers.tracing import RECOVERED
+from workers.tracing import RECOVERED, log_event
 
 log = structlog.get_logger("newsflow.reconciler")
 
@@ -163,14 +163,8 @@ def reconcile(
         for item in report.resent
     ]
     store.mark_resent([(item.article_id, item.status.value) for item in report.resent], events)
-    for item in report.resent:
-        log.warning(
-            "article_recovered",
-            article_id=item.article_id,
-            stage=item.stage.value,
-            status=item.status.value,
-            overdue_s=round(item.overdue_s(now), 1),
-        )
+    for record in events:
+        log_event(record, url=None, level="warning")
     return report
 
 

@@ -80,18 +80,24 @@ class Tracer:
     @staticmethod
     def emit(ctx: StageContext, records: list[EventRecord], level: str = "info") -> None:
         for record in records:
-            getattr(log, level)(
-                record.event,
-                article_id=record.article_id,
-                url=ctx.url,
-                stage=record.stage,
-                outcome=record.outcome,
-                duration_ms=record.duration_ms,
-                queue_wait_ms=record.queue_wait_ms,
-                attempt=record.attempt,
-                worker=record.worker,
-                detail=record.detail,
-            )
+            log_event(record, ctx.url, level)
+
+
+def log_event(record: EventRecord, url: str | None, level: str = "info") -> None:
+    """The log line of one stage event: the schema of docs/logging.md (its row's columns, with
+    the article's URL where the emitter knows it)."""
+    getattr(log, level)(
+        record.event,
+        article_id=record.article_id,
+        url=url,
+        stage=record.stage,
+        outcome=record.outcome,
+        duration_ms=record.duration_ms,
+        queue_wait_ms=record.queue_wait_ms,
+        attempt=record.attempt,
+        worker=record.worker,
+        detail=record.detail,
+    )
 
 
 def _jsonable(value: Any) -> bool:
