@@ -111,17 +111,15 @@ def render(report: StatusReport, out: TextIO) -> None:
                 f"{workers.get('processes', 0):>6}{warn}\n"
             )
     if report.stages:
-        w(
-            f"\nlast {minutes:g} min  {'/min':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-            f"{'wait p50':>9} {'wait p95':>9}  outcomes\n"
-        )
+        head = f"last {minutes:g} min"
+        w(f"\n{head:<12} {'runs/min':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} ")
+        w(f"{'wait p50':>9} {'wait p95':>9}  outcomes\n")
         for stage, info in sorted(report.stages.items()):
             d, q = info["duration_ms"], info["queue_wait_ms"]
             outcomes = "  ".join(f"{k}={v}" for k, v in sorted(info["outcomes"].items()))
-            w(
-                f"{stage:<12} {info['per_minute']:>7.1f} {_ms(d['p50']):>7} {_ms(d['p95']):>7} "
-                f"{_ms(d['p99']):>7} {_ms(q['p50']):>9} {_ms(q['p95']):>9}  {outcomes}\n"
-            )
+            w(f"{stage:<12} {info['runs_per_minute']:>8.1f} {_ms(d['p50']):>7} ")
+            w(f"{_ms(d['p95']):>7} {_ms(d['p99']):>7} {_ms(q['p50']):>9} {_ms(q['p95']):>9}")
+            w(f"  {outcomes}\n")
     elif "database" not in report.errors:
         w(f"\nno stage events in the last {minutes:g} min\n")
     w("\n")
