@@ -20,6 +20,7 @@ from collections.abc import Callable
 import structlog
 
 from workers.dispatcher import run_dispatcher
+from workers.healthcheck import touch as touch_health_file
 from workers.reconciler import ReconcileReport, RedisQueueProbe, reconcile
 from workers.runner import Publisher
 from workers.services import Services
@@ -94,6 +95,7 @@ def run_scheduler(
     dispatcher.start()
     next_reconcile = time.monotonic()
     while not stop.is_set():
+        touch_health_file()  # the container's liveness probe (workers.healthcheck)
         try:
             scheduler_tick(svc, enqueue_crawl, tick_seconds, owner)
         except Exception:  # keep ticking through a database or Redis blip

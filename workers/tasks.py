@@ -148,10 +148,10 @@ def _fresh_connections(sender: Any = None, **_: Any) -> None:
     _runner = None
     reset_services()
     queues = consumed_queues()
-    announce_worker(str(sender or ""), queues)
     if Stage.CLASSIFY.value in queues:
         single_thread_compute()  # one pool process per core already uses every core
     warm_up(queues)
+    announce_worker(str(sender or ""), queues)  # after warm-up: a heartbeat means ready
 
 
 @signals.celeryd_after_setup.connect
@@ -161,8 +161,8 @@ def _warm_up_threaded_worker(sender: Any = None, instance: Any = None, **_: Any)
     pool = getattr(instance, "pool_cls", None)
     pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
     if "prefork" not in str(pool_name):
-        announce_worker(str(sender or ""), consumed_queues())
         warm_up(consumed_queues())
+        announce_worker(str(sender or ""), consumed_queues())
 
 
 @signals.task_prerun.connect

@@ -36,6 +36,7 @@ from typing import Any
 import redis
 
 from workers.errors import InfrastructureError
+from workers.healthcheck import touch as touch_health_file
 
 _ADMIT = """
 local holder = redis.call('GET', KEYS[1])
@@ -125,6 +126,8 @@ class Heartbeat:
         threading.Thread(target=self._loop, name="newsflow-heartbeat", daemon=True).start()
 
     def beat(self) -> None:
+        # The container's liveness probe reads this file (workers.healthcheck), Redis or not.
+        touch_health_file()
         # On a Redis error the next beat will do; our locks may be taken over meanwhile, which
         # the stages' idempotence makes harmless.
         with contextlib.suppress(redis.RedisError):
