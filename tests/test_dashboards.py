@@ -118,3 +118,20 @@ def test_the_dashboard_shows_what_operators_asked_for() -> None:
         "newsflow_scheduler_last_tick_timestamp_seconds",
     ):
         assert needed in exprs, needed
+
+
+def test_the_metrics_table_of_the_operations_doc_is_what_a_scrape_serves(
+    served: set[str],
+) -> None:
+    doc = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(newsflow_[a-z_]+)` \| (gauge|counter|histogram) \|", doc, re.M)
+    documented = set()
+    for name, kind in rows:
+        documented |= (
+            {f"{name}_bucket", f"{name}_sum", f"{name}_count"} if kind == "histogram" else {name}
+        )
+    # Served only while a part of the scrape fails.
+    assert "newsflow_collector_errors" in documented
+    served_here = served | {"newsflow_collector_errors"}
+    assert served_here - documented == set(), "served, not documented"
+    assert documented - served_here == set(), "documented, not served"
