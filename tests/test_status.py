@@ -149,3 +149,15 @@ def test_with_redis_down_status_says_so_and_shows_the_store(
     out = capsys.readouterr().out
     assert "!! redis unavailable:" in out
     assert "articles:   queued=1" in out
+
+
+def test_a_window_with_more_events_than_status_reads_is_shortened_to_what_it_read(
+    deployment: Services,
+) -> None:
+    from workers.observe import recent_events
+
+    everything, window = recent_events(deployment.events, 600)
+    assert window == 600
+    newest, shorter = recent_events(deployment.events, 600, limit=5)
+    assert newest == everything[:5]
+    assert shorter < 600

@@ -248,8 +248,20 @@ def stage_window(rows: Sequence[EventRow], window_s: float) -> dict[str, dict[st
     return stages
 
 
-def recent_events(log: EventLog, window_s: float, limit: int = 100_000) -> list[EventRow]:
-    return log.recent(utcnow() - timedelta(seconds=window_s), limit)
+# Rows `newsflow status` reads at most: about a second's read; a busier window is shortened.
+STATUS_MAX_EVENTS = 100_000
+
+
+def recent_events(
+    log: EventLog, window_s: float, limit: int = STATUS_MAX_EVENTS
+) -> tuple[list[EventRow], float]:
+    """The events of the last `window_s` seconds, newest first, and the seconds they cover:
+    `window_s`, or less when more than `limit` rows fall in it (rates stay right)."""
+    now = utcnow()
+    rows = log.recent(now - timedelta(seconds=window_s), limit)
+    if len(rows) >= limit:
+        window_s = max(1.0, (now - rows[-1].at).total_seconds())
+    return rows, window_s
 
 
 # --- the whole report ---------------------------------------------------------------------------
@@ -316,7 +328,7 @@ def _redis_part(report: StatusReport, svc: Services) -> None:
 def _database_part(report: StatusReport, svc: Services) -> None:
     report.articles = svc.store.counts_by_status()
     report.labels = svc.store.counts_by_label()
-    rows = recent_events(svc.events, report.window_s)
+    rows, report.window_s = recent_events(svc.events, report.window_s)
     report.stages = stage_window(rows, report.window_s)
     report.recovered = {}
     for row in rows:
