@@ -1,6 +1,7 @@
 # One image for every process type (see Procfile): pick the process with the command, e.g.
 #   docker run IMAGE newsflow worker --queues clean
 #   docker run IMAGE newsflow scheduler
+#   docker run -p 9464:9464 IMAGE newsflow serve     # metrics, health checks, the dashboard
 # Dependencies come from requirements.lock (as in `make setup` and .ci/run), runtime ones only.
 # The lock pins torch's CPU build (torch==X+cpu), which PyTorch publishes on its own wheel index
 # rather than on PyPI: TORCH_INDEX_URL names that index (set it to a mirror if you have one).
@@ -19,11 +20,18 @@ RUN python -m venv /opt/newsflow \
  && /opt/newsflow/bin/pip check
 
 FROM python:3.11-slim
-ENV PATH=/opt/newsflow/bin:$PATH PYTHONUNBUFFERED=1 NEWSFLOW_LOG_FORMAT=json
+# `newsflow serve` listens on every interface in a container (its port is published or scraped
+# from outside); outside one it keeps the loopback default.
+ENV PATH=/opt/newsflow/bin:$PATH PYTHONUNBUFFERED=1 NEWSFLOW_LOG_FORMAT=json \
+    NEWSFLOW_SERVE_HOST=0.0.0.0 NEWSFLOW_SERVE_PORT=9464
 RUN useradd --create-home --uid 10001 newsflow
 COPY --from=build /opt/newsflow /opt/newsflow
 COPY --chown=newsflow:newsflow config /app/config
 WORKDIR /app
 USER newsflow
 EXPOSE 9464
+# In a `newsflow serve` container: GET /healthz with Python's urllib (the image has no curl);
+# in a worker or scheduler container there is no HTTP server, and the check passes.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-m", "workers.serve.healthcheck"]
 CMD ["newsflow", "worker"]

@@ -67,7 +67,6 @@ class MemoryStore:
         output: StageOutput,
         status: Status,
         events: Sequence[EventRecord],
-        duration_ms: float | None = None,
     ) -> bool:
         a = self._waiting(article_id, stage)
         if a is None:

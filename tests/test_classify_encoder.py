@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from workers.stages.classify.encoder import MiniLMEncoder, shared_encoder
+from workers.stages.classify.encoder import MiniLMEncoder, leading_words, shared_encoder
 
 TEXTS = [
     "Stocks rallied on Wall Street after the central bank held interest rates.",
@@ -55,3 +57,20 @@ def test_the_int8_torch_encoder_stays_close_to_float32() -> None:
 
 def test_the_numpy_encoder_is_float32_and_says_so() -> None:
     assert MiniLMEncoder(backend="numpy").name == "minilm-l6-48"
+
+
+def test_only_the_words_that_can_reach_the_model_are_tokenized() -> None:
+    """Cutting the text to its first max_tokens words before tokenizing gives the same ids."""
+    encoder = shared_encoder(48)
+    goldens = sorted((Path(__file__).parent / "pages" / "golden").glob("*"))[:5]
+    texts = [
+        *(g.read_text(encoding="utf-8") for g in goldens),
+        "Markets  rallied\\n\\non Monday; the Dow-Jones (DJIA) rose 2.5% after... " * 40,
+        "東京の株式市場は月曜日に上昇した。" * 60,
+        "short text",
+        "",
+    ]
+    for text in texts:
+        whole = list(encoder._tok.encode(text).ids)  # the tokenizer truncates after the fact
+        assert encoder.token_ids(text) == whole
+        assert len(leading_words(text, 48)) <= max(len(text), 48 * 48)

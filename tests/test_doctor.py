@@ -57,12 +57,6 @@ def test_a_silent_scheduler_fails() -> None:
     assert check_scheduler(1000.0 - 5, 1000.0).verdict is Verdict.OK
 
 
-def test_a_visibility_timeout_shorter_than_a_task_fails() -> None:
-    short = Settings().with_overrides(visibility_timeout=60)
-    assert verdicts(check_settings(short))["visibility timeout"] is Verdict.FAIL
-    assert verdicts(check_settings(Settings()))["visibility timeout"] is Verdict.OK
-
-
 def test_an_unreachable_redis_is_a_finding_with_the_password_masked() -> None:
     settings = Settings().with_overrides(redis_url="redis://:hunter2@127.0.0.1:1/0")
     dead = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
@@ -71,3 +65,9 @@ def test_an_unreachable_redis_is_a_finding_with_the_password_masked() -> None:
     assert redis_finding.verdict is Verdict.FAIL
     assert "hunter2" not in redis_finding.detail
     assert "***" in redis_finding.detail
+
+
+def test_sqlite_is_a_warning_for_a_deployment_of_one_machine() -> None:
+    assert verdicts(check_settings(Settings()))["database"] is Verdict.WARN
+    postgres = Settings().with_overrides(database_url="postgresql+psycopg://u@db/newsflow")
+    assert "database" not in verdicts(check_settings(postgres))

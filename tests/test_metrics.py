@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
 from tests.stage_harness import NOT_AN_ARTICLE, STORIES, Pipeline, page_url, sample_pages
-from workers.adapters.stage_guard import Heartbeat, alive_key
+from workers.adapters.stage_guard import Heartbeat, alive_key, heartbeats_key
 from workers.metrics import NewsflowCollector
 from workers.observe import stage_window
 from workers.pipeline import QUEUES, Stage
@@ -285,15 +285,16 @@ def test_queue_depth_oldest_message_age_and_unacked_per_queue(
 def test_workers_per_queue_come_from_the_heartbeats(
     svc: Services, redis_client: redis.Redis, key_prefix: str
 ) -> None:
-    beat = Heartbeat(redis_client, key_prefix)
-    beat.announce("clean.1@host-a", ["clean"])
-    beat.beat()
+    Heartbeat(redis_client, key_prefix, queues=["clean"], node="clean.1@host-a").beat()
     # Two pool processes of one worker on another machine, and a worker that predates the
     # queues in its heartbeat (it names none).
-    for pid in (7, 8):
-        payload = {"node": "clean.2@host-b", "queues": ["clean"], "pid": pid}
-        redis_client.set(alive_key(key_prefix, f"host-b:{pid}"), json.dumps(payload), ex=30)
-    redis_client.set(alive_key(key_prefix, "host-c:9"), b"1", ex=30)
+    for process, payload in (
+        ("host-b:7", {"queues": ["clean"], "node": "clean.2@host-b"}),
+        ("host-b:8", {"queues": ["clean"], "node": "clean.2@host-b"}),
+        ("host-c:9", 1),
+    ):
+        redis_client.set(alive_key(key_prefix, process), json.dumps(payload), ex=30)
+        redis_client.zadd(heartbeats_key(key_prefix), {process: time.time()})
     samples = scrape(NewsflowCollector(svc))
     assert value(samples, "newsflow_queue_workers", queue="clean") == 2
     assert value(samples, "newsflow_queue_worker_processes", queue="clean") == 3

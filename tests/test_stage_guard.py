@@ -8,15 +8,20 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import redis
 
 from workers.adapters.stage_guard import (
     Heartbeat,
+    LiveProcess,
     RedisStageGuard,
     alive_key,
     dead_local_holder,
+    heartbeats_key,
+    live_processes,
     process_id,
+    workers_per_queue,
 )
 
 
@@ -108,26 +113,87 @@ def test_a_heartbeat_runs_in_its_own_thread_once_per_process(
     assert redis_client.ttl(alive_key(key_prefix, process_id())) > 20
 
 
-def test_a_heartbeat_names_its_worker_and_queues_and_still_keeps_its_locks(
+def test_a_lock_past_its_end_is_taken_over_and_the_count_goes_on(
     redis_client: redis.Redis, key_prefix: str
 ) -> None:
-    """The value says who consumes what (newsflow_queue_workers); the key alone still means
-    "alive" to the guard, so a lock held by this process is not taken over."""
-    from workers.observe import worker_processes, workers_per_queue
+    """A holder that outlived its lock (hung past the time limit) no longer blocks; the
+    unfinished delivery still counts toward the cap."""
+    g = RedisStageGuard(redis_client, key_prefix, lock_seconds=1)
+    Heartbeat(redis_client, key_prefix).beat()
+    redis_client.set(alive_key(key_prefix, "other-host:77"), b"1", ex=30)  # hung, still beating
+    g.admit("clean", "a1", "other-host:77:one")
+    assert not g.admit("clean", "a1", f"{process_id()}:two").admitted
+    assert g.held("clean", ["a1"]) == {"a1"}
+    time.sleep(1.1)
+    again = g.admit("clean", "a1", f"{process_id()}:two")
+    assert (again.admitted, again.deliveries) == (True, 2)
+    assert g.held("clean", ["a1"]) == {"a1"}
 
-    beat = Heartbeat(redis_client, key_prefix)
-    beat.announce("fetch.1@host-a", ["fetch", "crawl"])
-    beat.beat()
-    payload = json.loads(redis_client.get(alive_key(key_prefix, process_id())) or b"")
-    assert payload == {"node": "fetch.1@host-a", "queues": ["crawl", "fetch"], "pid": os.getpid()}
-    assert 0 < redis_client.ttl(alive_key(key_prefix, process_id())) <= 30
-    [proc] = worker_processes(redis_client, key_prefix)
-    assert (proc.process, proc.node, proc.queues) == (
-        process_id(),
-        "fetch.1@host-a",
-        ("crawl", "fetch"),
+
+def test_one_key_per_stage_and_article(redis_client: redis.Redis, key_prefix: str) -> None:
+    g = guard(redis_client, key_prefix)
+    g.admit("clean", "a1", f"{process_id()}:one")
+    keys = {k.decode() for k in redis_client.scan_iter(match=f"{key_prefix}:lock:*")}
+    assert keys == {f"{key_prefix}:lock:clean:a1"}
+    assert 3_500 < redis_client.ttl(f"{key_prefix}:lock:clean:a1") <= 3_600  # the count: an hour
+
+
+def test_a_heartbeat_names_the_queues_its_process_consumes(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    Heartbeat(redis_client, key_prefix, queues=["fetch", "crawl"]).beat()
+    assert live_processes(redis_client, key_prefix) == [
+        LiveProcess(process_id(), frozenset({"crawl", "fetch"}))
+    ]
+
+
+def test_workers_per_queue_count_live_processes_and_their_hosts(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    Heartbeat(redis_client, key_prefix, queues=["clean"]).beat()
+    for process, queues in (("host-b:1", ["clean"]), ("host-b:2", ["clean", "dedup"])):
+        redis_client.set(alive_key(key_prefix, process), json.dumps({"queues": queues}), ex=30)
+        redis_client.zadd(heartbeats_key(key_prefix), {process: time.time()})
+    redis_client.zadd(heartbeats_key(key_prefix), {"host-c:9": time.time()})  # key expired
+    counts = workers_per_queue(
+        live_processes(redis_client, key_prefix), ["clean", "dedup", "fetch"]
     )
-    assert workers_per_queue([proc])["fetch"] == {"workers": 1, "processes": 1}
+    # No process named its worker: each counts as a worker of its own.
+    assert counts == {
+        "clean": {"processes": 3, "hosts": 2, "workers": 3},
+        "dedup": {"processes": 1, "hosts": 1, "workers": 1},
+        "fetch": {"processes": 0, "hosts": 0, "workers": 0},
+    }
+
+
+def test_a_heartbeat_names_its_worker_and_workers_are_counted_by_node(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """Two pool processes of one prefork worker are one worker (newsflow_queue_workers) and
+    two processes; the key alone still means "alive" to the guard."""
+    Heartbeat(redis_client, key_prefix, queues=["clean"], node="clean.1@host-a").beat()
+    payload = json.loads(redis_client.get(alive_key(key_prefix, process_id())) or b"")
+    assert payload == {"queues": ["clean"], "node": "clean.1@host-a"}
+    sibling = f"{socket.gethostname()}:2"  # another pool process of the same worker
+    redis_client.set(
+        alive_key(key_prefix, sibling),
+        json.dumps({"queues": ["clean"], "node": "clean.1@host-a"}),
+        ex=30,
+    )
+    redis_client.zadd(heartbeats_key(key_prefix), {sibling: time.time()})
+    live = live_processes(redis_client, key_prefix)
+    assert {p.node for p in live} == {"clean.1@host-a"}
+    assert workers_per_queue(live, ["clean"]) == {
+        "clean": {"processes": 2, "hosts": 1, "workers": 1}
+    }
     g = RedisStageGuard(redis_client, key_prefix, lock_seconds=330)
-    assert g.admit("fetch", "a1", f"{process_id()}:one").admitted
-    assert not g.admit("fetch", "a1", "other-host:1:two").admitted
+    assert g.admit("clean", "a1", f"{process_id()}:one").admitted
+    assert not g.admit("clean", "a1", "other-host:1:two").admitted
+
+
+def test_a_heartbeat_of_an_older_release_counts_with_no_queue(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    redis_client.set(alive_key(key_prefix, "old:1"), b"1", ex=30)
+    redis_client.zadd(heartbeats_key(key_prefix), {"old:1": time.time()})
+    assert live_processes(redis_client, key_prefix) == [LiveProcess("old:1", frozenset())]

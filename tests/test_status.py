@@ -67,8 +67,8 @@ def test_json_has_rates_percentiles_workers_feeds_scheduler_and_stranded(
     assert report["queues"]["clean"] == 3
     assert report["oldest_age_s"]["clean"] < 60
     assert report["unacked_by_queue"]["clean"] == 1
-    assert report["workers"]["clean"] == {"workers": 1, "processes": 1}
-    assert report["workers"]["fetch"] == {"workers": 0, "processes": 0}
+    assert report["workers"]["clean"] == {"workers": 1, "processes": 1, "hosts": 1}
+    assert report["workers"]["fetch"] == {"workers": 0, "processes": 0, "hosts": 0}
     assert report["scheduler"]["age_s"] < 60
     assert report["feeds"]["total"] == 3
     assert report["feeds"]["failing"] == 1

@@ -115,15 +115,12 @@ def test_an_article_ends_failed_or_skipped_once(any_store: Any, ending: Status) 
 
 def test_the_result_the_status_and_the_events_are_saved_together(store: ArticleStore) -> None:
     aid = store.create_article("https://news.example/a", "test")
-    store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid)], 12.5)
+    store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid)])
     inp = store.load_input(aid, Stage.CLEAN)
     assert inp is not None
     assert inp.page is not None
     assert (inp.page.html, inp.page.final_url) == (PAGE.html, PAGE.final_url)
     assert [e.event for e in store.events(aid)] == ["article_fetched"]
-    record = store.get(aid)
-    assert record is not None
-    assert record.stage_timings == {"fetch": 12.5}
 
 
 def test_a_refused_move_writes_no_events(store: ArticleStore) -> None:

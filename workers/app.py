@@ -18,9 +18,15 @@ from workers.settings import Settings
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     transport = {
-        # Redis redelivers a message nobody acked after this many seconds; it must exceed the
-        # longest task plus any retry countdown (see Settings.visibility_timeout).
-        "visibility_timeout": settings.visibility_timeout,
+        # No ack emulation: kombu's Redis transport would record every delivered message in an
+        # "unacked" hash and sorted set and delete it on ack (~32 Redis commands per article,
+        # a third of all, benchmarks/pipeline.py), only to hand a dead worker's message back an
+        # hour later (the visibility timeout). The store is the source of truth instead: the
+        # reconciler (workers/reconciler.py) resends an article whose message is gone within
+        # NEWSFLOW_STRANDED_AFTER, which also covers the windows ack emulation never closed (a
+        # consumer killed between popping and recording, a retry that could not be published).
+        # A warm shutdown still puts reserved messages back on their queue.
+        "ack_emulation": False,
         # Keep ordering roughly FIFO per queue and wake idle workers promptly.
         "polling_interval": 0.2,
     }
@@ -29,10 +35,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Workers import the task adapters at start; senders only need task names.
         "imports": ["workers.tasks"],
         "broker_transport_options": transport,
-        # Read by the result backend and by Celery's own ETA handling; set here too so every
-        # place Celery consults a visibility timeout sees the same one.
-        "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout},
-        "visibility_timeout": settings.visibility_timeout,
         "broker_connection_retry_on_startup": True,
         # A worker outlives a broker restart: it reconnects for as long as it takes (the
         # default gives up after 100 attempts and the worker exits).
@@ -42,7 +44,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "accept_content": ["json"],
         "event_serializer": "json",
         "task_ignore_result": True,
-        # At-least-once: ack after the task ran, requeue when the worker process dies.
+        # At-least-once: ack after the task ran; a pool process that dies has its message
+        # requeued by the worker; a whole worker that dies leaves it to the reconciler.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         # One message at a time per process, so a slow page never strands queued work behind it.
@@ -55,8 +58,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_time_limit": settings.task_time_limit,
         "task_soft_time_limit": settings.soft_time_limit,
         "worker_hijack_root_logger": False,
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Task events for Flower's task views only when asked for (Settings.celery_task_events).
+        "worker_send_task_events": settings.celery_task_events,
+        "task_send_sent_event": settings.celery_task_events,
         # Recycle prefork children now and then: HTML parsing fragments memory over time.
         "worker_max_tasks_per_child": 2000,
         # On a broker connection loss, let running stages finish: their results are saved by

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "worker",
     "scheduler",
     "run",
+    "serve",
     "status",
     "trace",
     "articles",
@@ -28,7 +29,6 @@ COMMAND_MODULES = (
     "extract",
     "dedup",
     "classify",
-    "exporter",
     "demo",
 )
 

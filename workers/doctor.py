@@ -134,24 +134,6 @@ def check_scheduler(last_tick: float | None, now: float, tick_seconds: float = 1
 
 def check_settings(settings: Settings) -> list[Finding]:
     found = []
-    if settings.visibility_timeout <= settings.task_time_limit:
-        found.append(
-            Finding(
-                "visibility timeout",
-                Verdict.FAIL,
-                f"NEWSFLOW_VISIBILITY_TIMEOUT ({settings.visibility_timeout} s) must exceed "
-                f"NEWSFLOW_TASK_TIME_LIMIT ({settings.task_time_limit} s), or Redis hands "
-                "running tasks to a second worker",
-            )
-        )
-    else:
-        found.append(
-            Finding(
-                "visibility timeout",
-                Verdict.OK,
-                f"{settings.visibility_timeout} s > task time limit {settings.task_time_limit} s",
-            )
-        )
     if settings.database_url.startswith("sqlite"):
         found.append(
             Finding(

@@ -43,12 +43,11 @@ from workers.event_stats import EventTally, Histogram
 from workers.observe import (
     feed_health,
     oldest_message_ages,
+    queue_consumers,
     queue_depths,
     scheduler_last_tick,
     stranded_now,
     unacked_by_queue,
-    worker_processes,
-    workers_per_queue,
 )
 from workers.pipeline import STAGES
 from workers.services import Services
@@ -172,9 +171,7 @@ class NewsflowCollector:
         return [depth, age, unacked, deferred]
 
     def _worker_metrics(self) -> list[Metric]:
-        per_queue = workers_per_queue(
-            worker_processes(self._svc.redis, self._svc.settings.key_prefix)
-        )
+        per_queue = queue_consumers(self._svc.redis, self._svc.settings.key_prefix)
         workers = GaugeMetricFamily(
             "newsflow_queue_workers",
             "Live workers (Celery nodes, from their heartbeats) consuming a queue",

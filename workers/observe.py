@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import redis
 
+from workers.adapters.stage_guard import live_processes, workers_per_queue
 from workers.event_stats import EventTally
 from workers.pipeline import QUEUES
 from workers.reconciler import RedisQueueProbe, find_stranded, stranded_summary
@@ -92,50 +93,11 @@ def oldest_message_ages(client: redis.Redis, now: float | None = None) -> dict[s
 # --- workers ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerProcess:
-    """One process that runs stages, from its heartbeat (workers.adapters.stage_guard)."""
-
-    process: str  # "host:pid"
-    node: str  # the Celery worker's node name ("" from an older worker)
-    queues: tuple[str, ...]  # () from an older worker, which did not say
-
-
-def worker_processes(client: redis.Redis, key_prefix: str) -> list[WorkerProcess]:
-    """Every live worker process (its heartbeat key exists: refreshed every 10 s, gone 30 s
-    after the process stops). One SCAN over the heartbeat keys and one MGET."""
-    marker = f"{key_prefix}:alive:"
-    keys = sorted(client.scan_iter(match=f"{marker}*", count=1000))
-    if not keys:
-        return []
-    found: list[WorkerProcess] = []
-    for key, value in zip(keys, client.mget(keys), strict=True):
-        if value is None:
-            continue  # expired between the scan and the read
-        process = key.decode()[len(marker) :]
-        node = ""
-        queues: tuple[str, ...] = ()
-        try:
-            payload = json.loads(value)
-            if isinstance(payload, dict):
-                node = str(payload.get("node") or "")
-                queues = tuple(str(q) for q in payload.get("queues") or ())
-        except ValueError:
-            pass
-        found.append(WorkerProcess(process, node, queues))
-    return found
-
-
-def workers_per_queue(processes: Iterable[WorkerProcess]) -> dict[str, dict[str, int]]:
-    """Per queue: live workers (Celery nodes) and worker processes consuming it."""
-    nodes: dict[str, set[str]] = {q: set() for q in QUEUES}
-    counts = dict.fromkeys(QUEUES, 0)
-    for proc in processes:
-        for queue in proc.queues:
-            if queue in counts:
-                counts[queue] += 1
-                nodes[queue].add(proc.node or proc.process)
-    return {q: {"workers": len(nodes[q]), "processes": counts[q]} for q in QUEUES}
+def queue_consumers(client: redis.Redis, key_prefix: str) -> dict[str, dict[str, int]]:
+    """Per queue: live `workers` (Celery nodes), worker `processes` and `hosts` consuming it,
+    from the workers' heartbeats (`workers.adapters.stage_guard.live_processes`, which the
+    dashboard page reads too): two round trips, whatever the number of keys."""
+    return workers_per_queue(live_processes(client, key_prefix), QUEUES)
 
 
 # --- the scheduler and the feeds --------------------------------------------------------------
@@ -319,7 +281,7 @@ def _redis_part(report: StatusReport, svc: Services) -> None:
     report.oldest_age_s = oldest_message_ages(client)
     report.unacked = unacked_count(client)
     report.unacked_by_queue = unacked_by_queue(client)
-    report.workers = workers_per_queue(worker_processes(client, prefix))
+    report.workers = queue_consumers(client, prefix)
     report.deferred = svc.deferrals.count()
     report.scheduler_last_tick = scheduler_last_tick(client, prefix)
     report.crawl = svc.crawl_counters.read()

@@ -3,7 +3,8 @@
 The Procfile lists exactly `PROCESS_TYPES` (a test keeps the two equal); `newsflow run` starts
 them all with `Supervisor`, which restarts a process that exits on its own (with back-off), and
 gives up (exit non-zero) when one keeps dying. Fetch and dedup wait on the network, so they run
-threads; clean and classify are CPU-bound, so they run one process per core.
+threads; clean and classify are CPU-bound, so they run one process per core; web is the HTTP
+process (metrics, health checks, the dashboard).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ PROCESS_TYPES: dict[str, str] = {
     "dedup": "newsflow worker --queues dedup --pool threads --concurrency 4",
     "classify": "newsflow worker --queues classify --pool prefork",
     "scheduler": "newsflow scheduler",
+    "web": "newsflow serve",
 }
 
 # Restart back-off: 1 s after the first exit, doubling, at most a minute.

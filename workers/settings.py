@@ -16,9 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 _TRUE = {"1", "true", "yes", "on"}
 
 
-def _opt(env: str, default: Any, doc: str) -> Any:
-    """Declare one setting: its environment variable, its default and what it means."""
-    return field(default=default, metadata={"env": env, "doc": doc})
+def _opt(env: str, default: Any, doc: str, secret: bool = False) -> Any:
+    """Declare one setting: its environment variable, its default and what it means. A secret
+    one is left out of the settings' repr (so it never reaches a log line)."""
+    return field(default=default, repr=not secret, metadata={"env": env, "doc": doc})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +43,6 @@ class Settings:
         "share a Redis.",
     )
     # --- queue behaviour -----------------------------------------------------------------------
-    # One hour covers the slowest task (a fetch is capped at fetch_deadline seconds, a clean at a
-    # few seconds) with a wide margin; the Redis transport redelivers unacked messages after this.
-    visibility_timeout: int = _opt(
-        "NEWSFLOW_VISIBILITY_TIMEOUT",
-        3600,
-        "Seconds before Redis redelivers an unacknowledged message (must exceed the longest task "
-        "and any retry countdown).",
-    )
     # Five crashes in a row is no coincidence: the page kills its worker (a parser blowing up
     # natively, memory exhausted), and every further delivery would only kill another one.
     max_deliveries: int = _opt(
@@ -69,7 +62,7 @@ class Settings:
         2.0,
         "Base seconds of the exponential retry back-off (full jitter, doubled per attempt).",
     )
-    # Ten minutes: long enough for a flapping site to come back, far below the visibility timeout.
+    # Ten minutes: long enough for a flapping site to come back.
     retry_backoff_max: float = _opt(
         "NEWSFLOW_RETRY_BACKOFF_MAX",
         600.0,
@@ -148,8 +141,8 @@ class Settings:
         "Most entries taken from one poll of one feed or sitemap (newest first when dated).",
     )
     # --- dedup ---------------------------------------------------------------------------------
-    # Two weeks covers the life of a news story and its re-sent wire copies; at 2,118 bytes of
-    # Redis per article (benchmarks/dedup.py, docs/dedup.md) 100k articles a day cost ~3 GB.
+    # Two weeks covers the life of a news story and its re-sent wire copies; at 1,868 bytes of
+    # Redis per article (benchmarks/dedup.py, docs/dedup.md) 100k articles a day cost ~2.6 GB.
     dedup_window_days: int = _opt(
         "NEWSFLOW_DEDUP_WINDOW_DAYS",
         14,
@@ -174,10 +167,37 @@ class Settings:
         "NEWSFLOW_LOG_FORMAT", "auto", "auto (pretty on a TTY, JSON otherwise), json or console."
     )
     log_level: str = _opt("NEWSFLOW_LOG_LEVEL", "INFO", "Lowest log level emitted.")
-    metrics_port: int = _opt(
-        "NEWSFLOW_METRICS_PORT",
+    # Celery's task events cost a Redis PUBLISH each (task-sent, -received, -started,
+    # -succeeded: ~15 per article, a third of the bytes sent to Redis, benchmarks/pipeline.py),
+    # and newsflow's own events table and metrics already say what each article did. Flower
+    # still lists workers and queues without them (worker heartbeats are sent either way).
+    celery_task_events: bool = _opt(
+        "NEWSFLOW_CELERY_TASK_EVENTS",
+        False,
+        "Send Celery task events, for Flower's task views (off: ~15 Redis PUBLISHes per article "
+        "saved; `celery control enable_events` turns them on in running workers).",
+    )
+    # --- the HTTP process (`newsflow serve`) -----------------------------------------------------
+    # Loopback by default: the dashboard and JSON API show article URLs and failure reasons to
+    # whoever can reach them. The container image sets 0.0.0.0 (behind the orchestrator's network).
+    serve_host: str = _opt(
+        "NEWSFLOW_SERVE_HOST",
+        "127.0.0.1",
+        "Address `newsflow serve` listens on (/metrics, /healthz, /readyz, the dashboard and its "
+        "JSON API); 0.0.0.0 for every interface.",
+    )
+    # 9464: the port of the former `newsflow exporter`, so existing scrape configs keep working.
+    serve_port: int = _opt(
+        "NEWSFLOW_SERVE_PORT",
         9464,
-        "Port of `newsflow exporter`'s Prometheus /metrics endpoint.",
+        "Port of `newsflow serve`.",
+    )
+    serve_token: str = _opt(
+        "NEWSFLOW_SERVE_TOKEN",
+        "",
+        "Bearer token that allows replaying quarantined articles from the dashboard "
+        "(POST /api/replay); empty disables replay over HTTP. Every other endpoint is read-only.",
+        secret=True,
     )
 
     @classmethod

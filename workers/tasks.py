@@ -24,7 +24,6 @@ from workers.queueing import CeleryPublisher, enqueue_crawl
 from workers.runner import Delivery, RetryPolicy, StageRunner
 from workers.services import Services, get_services, reset_services
 from workers.sources import crawl_feed as crawl_feed_step
-from workers.stages.classify.parallel import single_thread_compute
 from workers.steps import build_steps
 from workers.tracing import Tracer
 from workers.warmup import warm_up
@@ -133,11 +132,13 @@ def consumed_queues() -> frozenset[str]:
     return frozenset(app.amqp.queues.consume_from or ())
 
 
-def announce_worker(node: str, queues: frozenset[str]) -> None:
-    """Start this process's heartbeat, naming its worker and queues: it keeps our stage locks
-    alive, and says who consumes which queue (workers.observe.worker_processes)."""
+def start_heartbeat(queues: frozenset[str], node: str = "") -> None:
+    """Beat from the start, idle or not, naming our queues and worker: dashboards and metrics
+    count the processes and workers that consume each queue from these (a prefork pool's parent
+    runs no stage and never beats)."""
     heartbeat = get_services().heartbeat
-    heartbeat.announce(node, queues)
+    heartbeat.queues = queues
+    heartbeat.node = node
     heartbeat.ensure_running()
 
 
@@ -148,21 +149,30 @@ def _fresh_connections(sender: Any = None, **_: Any) -> None:
     _runner = None
     reset_services()
     queues = consumed_queues()
+    start_heartbeat(queues, str(sender or ""))  # sender: the worker's node name
     if Stage.CLASSIFY.value in queues:
+        # Imported here: the classifier's libraries (torch, scikit-learn) stay out of the
+        # fetch, dedup and crawl workers, ~100 MB each.
+        from workers.stages.classify.parallel import single_thread_compute
+
         single_thread_compute()  # one pool process per core already uses every core
     warm_up(queues)
-    announce_worker(str(sender or ""), queues)  # after warm-up: a heartbeat means ready
 
 
 @signals.celeryd_after_setup.connect
-def _warm_up_threaded_worker(sender: Any = None, instance: Any = None, **_: Any) -> None:
-    # Prefork children warm themselves as they start; a threads or solo pool runs tasks in
-    # this process, so it pays the first-use costs here, before it consumes.
+def _warm_up_before_consuming(sender: Any = None, instance: Any = None, **_: Any) -> None:
+    # A threads or solo pool runs tasks in this process, so it pays the first-use costs here,
+    # before it consumes. A prefork parent loads the extractor (its code and block model) before
+    # the pool forks, so its children share those pages copy-on-write instead of each loading
+    # its own. The classifier is not loaded in a prefork parent: torch's thread pools do not
+    # survive a fork, and at one process per two cores (the default) there is nothing to share.
     pool = getattr(instance, "pool_cls", None)
     pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
+    queues = consumed_queues()
     if "prefork" not in str(pool_name):
-        warm_up(consumed_queues())
-        announce_worker(str(sender or ""), consumed_queues())
+        # This process runs the stages (a prefork parent does not); sender: the node name.
+        start_heartbeat(queues, str(sender or ""))
+    warm_up(queues - {Stage.CLASSIFY.value} if "prefork" in str(pool_name) else queues)
 
 
 @signals.task_prerun.connect

@@ -122,9 +122,12 @@ def test_a_killed_workers_article_is_delivered_again_and_stored_once(
     make_services: Callable[[Settings], Services],
     make_celery: Callable[[Settings], Any],
 ) -> None:
-    # A short visibility timeout so Redis hands the unacked message back within the test (the
-    # default, an hour, is for production; the reconciler would find it after 2 minutes).
-    settings = e2e_settings(e2e_redis_url, sqlite_url, [scripted_site.base], visibility_timeout=4)
+    # The killed worker's message is gone with it (no ack emulation): the scheduler's
+    # reconciler resends the article. It looks every 3 s and resends after 15 s here (defaults
+    # 30 s and 120 s, covered in tests/test_reconciler.py), so the recovery fits the test.
+    settings = e2e_settings(
+        e2e_redis_url, sqlite_url, [scripted_site.base], reconcile_interval=3, stranded_after=15
+    )
     svc = make_services(settings)
     celery = make_celery(settings)
     # The first answer hangs long enough for the worker to be killed while holding the message.

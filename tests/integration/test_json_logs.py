@@ -18,7 +18,7 @@ import pytest
 from tests.integration.conftest import e2e_settings
 from workers.demo.server import DemoSites, serve_demo_sites
 from workers.demo.session import settings_env, wait_until_settled
-from workers.observe import worker_processes, workers_per_queue
+from workers.observe import queue_consumers
 from workers.pipeline import QUEUES
 from workers.services import Services
 from workers.settings import Settings
@@ -76,7 +76,7 @@ def test_every_line_a_deployment_writes_is_json(
             assert wait_until_settled(svc.store, svc.feeds, feed_urls, 240), (
                 svc.store.counts_by_status()
             )
-            consumers = workers_per_queue(worker_processes(svc.redis, settings.key_prefix))
+            consumers = queue_consumers(svc.redis, settings.key_prefix)
             assert all(consumers[q]["workers"] >= 1 for q in QUEUES), consumers
             time.sleep(2)  # a few idle scheduler ticks
         finally:

@@ -5,9 +5,11 @@
 -- the prefix for candidate records, which Redis Cluster allows because they hash to one slot.
 --
 -- KEYS[1] article id -> seq       KEYS[2] url -> seq of the latest version at that URL
--- KEYS[3] exact hash -> seq       KEYS[4] the seq counter        KEYS[5..] LSH band -> seq
+-- KEYS[3] exact hash -> seq       KEYS[4] the seq counter
+-- KEYS[5..] the LSH band hashes (field: band key, value: seq), newest time bucket first
 -- ARGV: base, article_id, exact, shingles, number_count, signature, numbers, window_seconds,
---       jaccard, containment, numbers_min, numbers_containment, num_perm, numbers_kept
+--       jaccard, containment, numbers_min, numbers_containment, num_perm, numbers_kept,
+--       the newest bucket's expiry (unix ms), then the article's band keys
 -- A record (key base .. "n:" .. seq) is a msgpack array:
 --   {id, cluster, duplicate_of, level, similarity, version_of, exact, shingles, number_count,
 --    signature, numbers}   (false where a field is absent)
@@ -27,6 +29,11 @@ local numbers_min = tonumber(ARGV[11])
 local numbers_containment = tonumber(ARGV[12])
 local num_perm = tonumber(ARGV[13])
 local numbers_kept = tonumber(ARGV[14])
+local bucket_expires_at = ARGV[15]
+local bands = {}
+for i = 16, #ARGV do
+    bands[#bands + 1] = ARGV[i]
+end
 
 local function load_record(seq)
     if not seq then
@@ -175,19 +182,27 @@ if not at_url then
     end
 end
 
--- 3. Near duplicate: candidates from the LSH bands, verified on the full signature.
-if not at_url and not duplicate_of and signature ~= "" then
+-- 3. Near duplicate: candidates from the LSH bands of every live time bucket (one HMGET each),
+--    verified on the full signature. A candidate whose record expired is out of the window.
+local newest_hits = nil
+if not at_url and not duplicate_of and signature ~= "" and #bands > 0 then
     local seen = {}
     local best, best_score = nil, -1
-    for i = 5, #KEYS do
-        local seq = redis.call("GET", KEYS[i])
-        if seq and not seen[seq] then
-            seen[seq] = true
-            local rec = load_record(seq)
-            if rec then
-                local score = near_score(rec)
-                if score and score > best_score then
-                    best, best_score = rec, score
+    for k = 5, #KEYS do
+        local hits = redis.call("HMGET", KEYS[k], unpack(bands))
+        if k == 5 then
+            newest_hits = hits
+        end
+        for i = 1, #bands do
+            local seq = hits[i]
+            if seq and not seen[seq] then
+                seen[seq] = true
+                local rec = load_record(seq)
+                if rec then
+                    local score = near_score(rec)
+                    if score and score > best_score then
+                        best, best_score = rec, score
+                    end
                 end
             end
         end
@@ -209,7 +224,21 @@ if level ~= "url" then
     redis.call("SET", KEYS[2], seq, "EX", window)  -- the URL now points at its latest version
 end
 redis.call("SET", KEYS[3], seq, "NX", "EX", window)  -- the first-seen text stays the target
-for i = 5, #KEYS do
-    redis.call("SET", KEYS[i], seq, "NX", "EX", window)
+-- Bands go into the newest bucket where it has none yet (the first-seen stays the target).
+if #bands > 0 then
+    if not newest_hits then
+        newest_hits = redis.call("HMGET", KEYS[5], unpack(bands))
+    end
+    local fields = {}
+    for i = 1, #bands do
+        if not newest_hits[i] then
+            fields[#fields + 1] = bands[i]
+            fields[#fields + 1] = seq
+        end
+    end
+    if #fields > 0 then
+        redis.call("HSET", KEYS[5], unpack(fields))
+        redis.call("PEXPIREAT", KEYS[5], bucket_expires_at)
+    end
 end
 return reply(rec)

@@ -13,12 +13,14 @@ the holder token names that process ("host:pid:random"): a lock whose holder has
 or whose process on this host no longer exists, is dead and is taken over at once. A process
 that hangs keeps its heartbeat; its locks still end with their expiry.
 
-Keys (under the deployment prefix): `{prefix}:lock:{stage}:{article}` holds the holder token,
-`{prefix}:deliveries:{stage}:{article}` the count of unfinished deliveries,
-`{prefix}:alive:{host}:{pid}` a stage-running process's heartbeat. Its value is JSON naming the
-worker (Celery node name) and the queues the process consumes, `{"node": ..., "queues": [...],
-"pid": ...}`, so the same keys say how many workers consume each queue
-(`workers.observe.worker_processes`); an older worker's value, `1`, names none.
+Keys (under the deployment prefix): `{prefix}:lock:{stage}:{article}` holds
+"holder|unfinished deliveries|lock end (ms)", `{prefix}:alive:{host}:{pid}` a stage-running
+process's heartbeat, whose value says which queues the process consumes and the Celery worker
+it belongs to (JSON `{"queues": [...], "node": "..."}`; an empty list and no node where it is
+not known), and `{prefix}:heartbeats` a sorted
+set of those processes by last beat, so "who is alive, on which queues" (`live_processes`) is
+two round trips instead of a scan of every key. Lock ends are computed from the caller's clock:
+machines' clocks must agree to well within the lock's length (minutes), as NTP keeps them.
 """
 
 from __future__ import annotations
@@ -38,23 +40,41 @@ import redis
 from workers.errors import InfrastructureError
 from workers.healthcheck import touch as touch_health_file
 
+# One key per (stage, article) holds "holder|deliveries|until_ms": the lock and the count of
+# unfinished deliveries together, so an admission is one GET and one SET inside the script and a
+# release one GET and one DEL (two keys cost twice that; benchmarks/pipeline.py counts commands).
+# The key lives DELIVERIES_TTL_S for the count; the lock part ends at until_ms.
 _ADMIT = """
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] and holder ~= ARGV[4] then
-  return {0, holder, redis.call('PTTL', KEYS[1])}
+local raw = redis.call('GET', KEYS[1])
+local n = 0
+if raw then
+  local holder, count, until_ms = string.match(raw, '^(.*)|(%d+)|(%d+)$')
+  if holder then
+    n = tonumber(count)
+    local left = tonumber(until_ms) - tonumber(ARGV[2])
+    if left > 0 and holder ~= ARGV[1] and holder ~= ARGV[5] then
+      return {0, holder, left}
+    end
+  end
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-local n = redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+n = n + 1
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. n .. '|' .. (tonumber(ARGV[2]) + tonumber(ARGV[3])),
+           'EX', ARGV[4])
 return {1, n, 0}
 """
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-redis.call('DEL', KEYS[2])
+local raw = redis.call('GET', KEYS[1])
+if raw and string.sub(raw, 1, #ARGV[1] + 1) == ARGV[1] .. '|' then
+  redis.call('DEL', KEYS[1])
+end
 return 1
 """
-# A crash loop that lasts longer than a day is an outage, not a poison page: forget the count.
-DELIVERIES_TTL_S = 86_400
+# How long the count of unfinished deliveries outlives the last one. A lost delivery comes back
+# at once (a pool process died) or from the reconciler (NEWSFLOW_STRANDED_AFTER +
+# NEWSFLOW_RECONCILE_INTERVAL, 150 s by default), well within an hour; a crash loop slower than
+# that is an outage, not a poison page. Successful deliveries leave their key to this expiry
+# (the runner does not release them), so it also bounds the guard's memory: an hour of articles.
+DELIVERIES_TTL_S = 3_600
 # A heartbeat is refreshed every 10 s and lives 30 s: two missed beats (a long GC pause, a Redis
 # hiccup) are tolerated; a killed worker's locks are free within half a minute.
 HEARTBEAT_EVERY_S = 10.0
@@ -101,22 +121,20 @@ def dead_local_holder(holder: str, hostname: str | None = None) -> bool:
 
 
 class Heartbeat:
-    """Keeps this process's heartbeat key alive from a daemon thread (started once per process,
-    when a worker process starts or on its first task: a forked child starts its own)."""
+    """Keeps this process's heartbeat key alive from a daemon thread (started on first use in
+    each process: a forked child starts its own). `queues` are the queues the process consumes
+    and `node` the Celery worker (node name) it belongs to, carried in the key's value for
+    dashboards and metrics ("workers per queue"). Each beat also touches the file the
+    container's liveness probe reads (workers.healthcheck), whether or not Redis answers."""
 
-    def __init__(self, client: Any, key_prefix: str) -> None:
+    def __init__(
+        self, client: Any, key_prefix: str, queues: Iterable[str] = (), node: str = ""
+    ) -> None:
         self._client = client
         self._prefix = key_prefix
         self._pid = 0
-        self._value = b"1"
-
-    def announce(self, node: str, queues: Iterable[str]) -> None:
-        """Say which worker this process belongs to and which queues it consumes (from the
-        next beat on)."""
-        payload = {"node": node, "queues": sorted(queues), "pid": os.getpid()}
-        self._value = json.dumps(payload, separators=(",", ":")).encode()
-        if self._pid == os.getpid():
-            self.beat()
+        self.queues: frozenset[str] = frozenset(queues)
+        self.node = node
 
     def ensure_running(self) -> None:
         if self._pid == os.getpid():
@@ -126,12 +144,22 @@ class Heartbeat:
         threading.Thread(target=self._loop, name="newsflow-heartbeat", daemon=True).start()
 
     def beat(self) -> None:
-        # The container's liveness probe reads this file (workers.healthcheck), Redis or not.
-        touch_health_file()
         # On a Redis error the next beat will do; our locks may be taken over meanwhile, which
         # the stages' idempotence makes harmless.
+        touch_health_file()
+        process = process_id()
+        now = time.time()
+        payload: dict[str, Any] = {"queues": sorted(self.queues)}
+        if self.node:
+            payload["node"] = self.node
+        value = json.dumps(payload)
         with contextlib.suppress(redis.RedisError):
-            self._client.set(alive_key(self._prefix, process_id()), self._value, ex=HEARTBEAT_TTL_S)
+            pipe = self._client.pipeline(transaction=False)
+            pipe.set(alive_key(self._prefix, process), value, ex=HEARTBEAT_TTL_S)
+            pipe.zadd(heartbeats_key(self._prefix), {process: now})
+            # Processes gone for long drop out of the index (the key itself expired long ago).
+            pipe.zremrangebyscore(heartbeats_key(self._prefix), "-inf", now - INDEX_KEEP_S)
+            pipe.execute()
 
     def _loop(self) -> None:
         pid = os.getpid()
@@ -140,8 +168,68 @@ class Heartbeat:
             self.beat()
 
 
+# A process stays in the heartbeat index this long after its last beat: far past its key's TTL
+# (so clocks that differ between hosts never drop a live one), short enough to keep it small.
+INDEX_KEEP_S = 3600
+
+
 def alive_key(key_prefix: str, process: str) -> str:
     return f"{key_prefix}:alive:{process}"
+
+
+def heartbeats_key(key_prefix: str) -> str:
+    return f"{key_prefix}:heartbeats"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveProcess:
+    """A process with a live heartbeat: "host:pid", the queues it consumes (empty when the
+    process did not say, e.g. one started by an older release) and its Celery node name ("" when
+    it did not say)."""
+
+    process: str
+    queues: frozenset[str]
+    node: str = ""
+
+    @property
+    def host(self) -> str:
+        return self.process.rpartition(":")[0]
+
+
+def live_processes(client: Any, key_prefix: str) -> list[LiveProcess]:
+    """Every stage-running process whose heartbeat key is alive now, with its queues."""
+    members = [_text(m) for m in client.zrange(heartbeats_key(key_prefix), 0, -1)]
+    if not members:
+        return []
+    values = client.mget([alive_key(key_prefix, m) for m in members])
+    live = []
+    for process, raw in zip(members, values, strict=True):
+        if raw is None:
+            continue  # its key expired: the process stopped beating
+        try:
+            payload = json.loads(raw)
+            queues = frozenset(str(q) for q in payload.get("queues") or ())
+            node = str(payload.get("node") or "")
+        except (ValueError, TypeError, AttributeError):
+            queues, node = frozenset(), ""  # "1": the value of releases before queues
+        live.append(LiveProcess(process, queues, node))
+    return live
+
+
+def workers_per_queue(
+    processes: Iterable[LiveProcess], queues: Iterable[str]
+) -> dict[str, dict[str, int]]:
+    """Per queue: live processes consuming it, the hosts they run on, and the workers (Celery
+    nodes; a process that names none counts as its own)."""
+    found = list(processes)
+    return {
+        queue: {
+            "processes": sum(1 for p in found if queue in p.queues),
+            "hosts": len({p.host for p in found if queue in p.queues}),
+            "workers": len({p.node or p.process for p in found if queue in p.queues}),
+        }
+        for queue in queues
+    }
 
 
 class RedisStageGuard:
@@ -169,7 +257,7 @@ class RedisStageGuard:
 
     def release(self, stage: str, article_id: str, holder: str) -> None:
         try:
-            self._release(keys=self._keys(stage, article_id), args=[holder])
+            self._release(keys=[self._key(stage, article_id)], args=[holder])
         except redis.RedisError as exc:
             raise InfrastructureError("redis_unavailable", f"stage guard: {exc}") from exc
 
@@ -177,8 +265,13 @@ class RedisStageGuard:
         """Which of `article_ids` are locked at `stage` by a live process (two round trips)."""
         if not article_ids:
             return set()
-        holders = self._client.mget([self._keys(stage, a)[0] for a in article_ids])
-        locked = {a: _text(h) for a, h in zip(article_ids, holders, strict=True) if h}
+        values = self._client.mget([self._key(stage, a) for a in article_ids])
+        now_ms = _now_ms()
+        locked: dict[str, str] = {}
+        for article_id, value in zip(article_ids, values, strict=True):
+            lock = _parse_lock(value)
+            if lock is not None and lock[1] > now_ms:
+                locked[article_id] = lock[0]
         if not locked:
             return set()
         beating = self._beating([holder_process(h) for h in locked.values()])
@@ -198,15 +291,25 @@ class RedisStageGuard:
 
     def _call_admit(self, stage: str, article_id: str, holder: str, takeover_from: str) -> Any:
         return self._admit(
-            keys=self._keys(stage, article_id),
-            args=[holder, self.lock_seconds * 1000, DELIVERIES_TTL_S, takeover_from],
+            keys=[self._key(stage, article_id)],
+            args=[holder, _now_ms(), self.lock_seconds * 1000, DELIVERIES_TTL_S, takeover_from],
         )
 
-    def _keys(self, stage: str, article_id: str) -> list[str]:
-        return [
-            f"{self._prefix}:lock:{stage}:{article_id}",
-            f"{self._prefix}:deliveries:{stage}:{article_id}",
-        ]
+    def _key(self, stage: str, article_id: str) -> str:
+        return f"{self._prefix}:lock:{stage}:{article_id}"
+
+
+def _parse_lock(value: Any) -> tuple[str, int] | None:
+    """(holder, lock end in ms) of a stored "holder|deliveries|until_ms", None if absent."""
+    if not value:
+        return None
+    holder, _, tail = _text(value).rpartition("|")  # tail: until_ms
+    holder = holder.rpartition("|")[0]  # drop the deliveries count
+    return (holder, int(tail)) if holder and tail.isdigit() else None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _text(value: Any) -> str:

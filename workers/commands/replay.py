@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any
 
-from workers.pipeline import Stage, Status
+from workers.pipeline import Status
+from workers.replay import replay_articles
 from workers.settings import Settings
 
-if TYPE_CHECKING:
-    from workers.services import Services
+__all__ = ["register", "replay_articles", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,23 +35,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--limit", type=int, default=1000, help="most articles to replay (default 1000)")
     p.set_defaults(func=run)
-
-
-def replay_articles(
-    svc: Services, celery: Any, ids: list[str], status: Status
-) -> list[tuple[str, str]]:
-    """Re-queue articles with `status` (failed or skipped) at the stage where they stopped."""
-    from workers.queueing import CeleryPublisher
-
-    publisher = CeleryPublisher(celery)
-    replayed: list[tuple[str, str]] = []
-    for article_id in ids:
-        stage: Stage | None = svc.store.reset_for_replay(article_id, status)
-        if stage is None:
-            continue
-        publisher.send(stage, article_id)
-        replayed.append((article_id, stage.value))
-    return replayed
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,10 +15,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser(
         "run",
         help="run every Procfile process on this machine",
-        description="Start every process type of the Procfile (stage workers and the "
-        "scheduler) as child processes and keep them running: a process that exits is "
-        "restarted with back-off; one that keeps dying makes `newsflow run` stop everything "
-        "and exit 1. Ctrl-C or SIGTERM stops them all gracefully (exit 0).",
+        description="Start every process type of the Procfile (stage workers, the "
+        "scheduler and the web process of `newsflow serve`) as child processes and keep them "
+        "running: a process that exits is restarted with back-off; one that keeps dying makes "
+        "`newsflow run` stop everything and exit 1. Ctrl-C or SIGTERM stops them all "
+        "gracefully (exit 0).",
     )
     p.add_argument(
         "--only",

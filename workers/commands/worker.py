@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-c",
         type=int,
         default=0,
-        help="processes or threads (default: CPU count for prefork, "
+        help="processes or threads (default: one process per core for prefork, one per two "
+        "cores for a classify-only worker, "
         f"{DEFAULT_IO_CONCURRENCY} for threads)",
     )
     p.add_argument(
@@ -50,15 +51,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
+def default_concurrency(pool: str, queues: list[str], cores: int) -> int:
+    """Threads for I/O-bound pools; for prefork one process per core, except a classify-only
+    worker: one per two cores. Classify costs about half of clean's CPU per article (16 vs
+    31 ms, benchmarks/pipeline.py) and each of its processes holds ~500 MB of model, so on a
+    2-core box one classify process keeps up with two clean processes (docs/performance.md)."""
+    if pool == "threads":
+        return DEFAULT_IO_CONCURRENCY
+    if queues == ["classify"]:
+        return max(1, cores // 2)
+    return cores
+
+
 def worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown:
         raise SystemExit(f"unknown queue(s): {', '.join(unknown)}; queues are {', '.join(QUEUES)}")
     pool = args.pool or ("threads" if set(queues) <= IO_BOUND else "prefork")
-    concurrency = args.concurrency or (
-        DEFAULT_IO_CONCURRENCY if pool == "threads" else (os.cpu_count() or 1)
-    )
+    concurrency = args.concurrency or default_concurrency(pool, queues, os.cpu_count() or 1)
     name = args.name or f"{'-'.join(queues)}.{os.getpid()}@{socket.gethostname()}"
     from workers.logconfig import uses_json
 

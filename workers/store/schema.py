@@ -91,7 +91,11 @@ class Page(Base):
 
 class Event(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_article_at", "article_id", "id"),)
+    __table_args__ = (
+        Index("ix_events_article_at", "article_id", "id"),
+        # The dashboard's "last hour" reports (workers/store/reports.py) read a time range.
+        Index("ix_events_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     article_id: Mapped[str] = mapped_column(String(32))

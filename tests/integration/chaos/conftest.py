@@ -35,6 +35,7 @@ from tests.test_fetch_support import LocalServer, serve
 from workers.app import create_app
 from workers.demo.session import settings_env
 from workers.pipeline import TERMINAL
+from workers.processes import PROCESS_TYPES
 from workers.queueing import CeleryPublisher
 from workers.services import Services
 from workers.settings import Settings
@@ -71,6 +72,9 @@ def chaos_settings(redis_url: str, database_url: str, sites: Iterable[str]) -> S
         # covered in tests/test_reconciler.py), so recoveries fit in a test's minute.
         reconcile_interval=3,
         stranded_after=15,
+        # `newsflow run` starts `newsflow serve` too: on a port of its own, so a deployment
+        # under test never collides with another newsflow on this machine.
+        serve_port=free_port(),
     )
 
 
@@ -130,7 +134,7 @@ class Deployment:
         return (
             self.process is not None
             and self.process.poll() is None
-            and len(self.worker_mains()) == 5
+            and len(self.worker_mains()) == len(PROCESS_TYPES)
         )
 
     def stop(self) -> int | None:

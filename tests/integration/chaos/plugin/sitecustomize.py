@@ -13,16 +13,17 @@ POISON_MARKER = "<!-- chaos: this page kills the process that cleans it -->"
 if os.environ.get("NEWSFLOW_CHAOS_POISON"):
     import signal
 
-    import workers.steps
+    import workers.stages.clean
 
-    _clean_page = workers.steps.clean_page
+    # The clean step imports clean_page from this module when it runs: patch it here.
+    _clean_page = workers.stages.clean.clean_page
 
     def _clean_page_or_die(document, url=None):  # type: ignore[no-untyped-def]
         if POISON_MARKER in document:
             os.kill(os.getpid(), signal.SIGKILL)
         return _clean_page(document, url)
 
-    workers.steps.clean_page = _clean_page_or_die
+    workers.stages.clean.clean_page = _clean_page_or_die
 
 # With NEWSFLOW_CHAOS_BROKEN_WORKER set, a worker fails while starting up, the way kombu fails
 # when it closes a channel to a Redis that is restarting: an "Unrecoverable error" to Celery.
