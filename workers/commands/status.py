@@ -99,17 +99,20 @@ def render(report: StatusReport, out: TextIO) -> None:
         w(f"scheduler:  last tick {tick['age_s']:.0f} s ago{stale}\n")
     w(f"deferred:   {report.deferred} (retries and polite waits, due later)\n")
     if report.queues:
-        w(f"\n{'queue':<10} {'waiting':>8} {'oldest':>8} {'in flight':>9} ")
-        w(f"{'workers':>8} {'procs':>6}\n")
+        # kombu's unacked hash is empty unless ack emulation is on (newsflow turns it off):
+        # the column appears only when it has something to say.
+        unacked = any(report.unacked_by_queue.values())
+        w(f"\n{'queue':<10} {'waiting':>8} {'oldest':>8} ")
+        w(f"{'in flight':>9} " if unacked else "")
+        w(f"{'workers':>8} {'procs':>6} {'hosts':>6}\n")
         for queue, waiting in report.queues.items():
             workers = report.workers.get(queue, {})
             n_workers = workers.get("workers", 0)
             warn = "  NO WORKER" if waiting and not n_workers else ""
-            w(
-                f"{queue:<10} {waiting:>8} {_age(report.oldest_age_s.get(queue)):>8} "
-                f"{report.unacked_by_queue.get(queue, 0):>9} {n_workers:>8} "
-                f"{workers.get('processes', 0):>6}{warn}\n"
-            )
+            w(f"{queue:<10} {waiting:>8} {_age(report.oldest_age_s.get(queue)):>8} ")
+            w(f"{report.unacked_by_queue.get(queue, 0):>9} " if unacked else "")
+            w(f"{n_workers:>8} {workers.get('processes', 0):>6} {workers.get('hosts', 0):>6}")
+            w(f"{warn}\n")
     if report.stages:
         head = f"last {minutes:g} min"
         w(f"\n{head:<12} {'runs/min':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} ")
