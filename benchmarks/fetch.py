@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import redis
 
+from workers.adapters.ratelimit import HostRateLimiter
+from workers.adapters.robots import RobotsChecker
 from workers.fetching.http import FetchPolicy, HttpFetcher
-from workers.fetching.ratelimit import HostRateLimiter
-from workers.fetching.robots import RobotsChecker
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction-dev"
 

@@ -14,9 +14,9 @@ import pytest
 import redis
 
 from tests.test_fetch_support import LocalServer, html_route, send, serve
+from workers.adapters.ratelimit import HostRateLimiter, parse_host_rates
 from workers.errors import Deferred, TransientError
 from workers.fetching.http import FetchPolicy, HttpFetcher
-from workers.fetching.ratelimit import HostRateLimiter, parse_host_rates
 from workers.models import SlotReservation
 from workers.settings import Settings
 
@@ -28,7 +28,7 @@ WORKER = textwrap.dedent(
     """
     import sys, redis
     from workers.fetching.http import FetchPolicy, HttpFetcher
-    from workers.fetching.ratelimit import HostRateLimiter
+    from workers.adapters.ratelimit import HostRateLimiter
     url, redis_url, prefix, rate, n = sys.argv[1:]
     limiter = HostRateLimiter(redis.Redis.from_url(redis_url), prefix, default_rate=float(rate))
     from urllib.parse import urlsplit

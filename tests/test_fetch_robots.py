@@ -8,10 +8,10 @@ import pytest
 import redis
 
 from tests.test_fetch_support import LocalServer, html_route, send, serve, text_route
+from workers.adapters.ratelimit import HostRateLimiter
+from workers.adapters.robots import RobotsChecker
 from workers.errors import PermanentError, TransientError
 from workers.fetching.http import FetchPolicy, HttpFetcher
-from workers.fetching.ratelimit import HostRateLimiter
-from workers.fetching.robots import RobotsChecker
 
 PAGE = "<html><body><p>hello</p></body></html>"
 UA = "newsflow-test/1.0"

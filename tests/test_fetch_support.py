@@ -94,6 +94,9 @@ def serve() -> Iterator[LocalServer]:
                 return
             route(self)
 
+        def do_POST(self) -> None:
+            self.do_GET()  # a POST route reads its own body (the webhook tests)
+
         def handle(self) -> None:
             # The client hanging up on us (mid-response, or on a kept-alive connection while we
             # wait for its next request) is exactly what some tests want, not a server error to

@@ -102,3 +102,13 @@ def test_the_checker_sees_every_kind_of_import(
     probe.write_text(source, encoding="utf-8")
     # As if it were workers/stages/clean/probe.py, so relative imports resolve there.
     assert imports_of(probe, "workers.stages.clean.probe") == expected
+
+
+def test_the_event_envelope_is_pure() -> None:
+    """workers/events/envelope.py builds envelopes from values: the store and the relay use it,
+    it uses neither (nor Redis, SQLAlchemy or the settings)."""
+    forbidden = (
+        "workers.store", "workers.services", "workers.settings", "workers.events.relay",
+        "redis", "sqlalchemy", "celery",
+    )  # fmt: skip
+    assert offending([PACKAGE / "events" / "envelope.py"], forbidden) == {}

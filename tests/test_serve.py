@@ -125,7 +125,8 @@ def test_the_overview_has_every_section_when_all_is_up(make_context: MakeContext
     for section in ("queues", "in_flight", "scheduler", "articles", "throughput", "latency"):
         assert "error" not in body[section], section
     assert body["articles"] == {"failed": 1, "queued": 1}
-    assert body["throughput"]["totals"] == {"fetch": {"ok": 1}}
+    # The quarantined one counts too: mark_failed records its article_failed event.
+    assert body["throughput"]["totals"] == {"fetch": {"ok": 1, "quarantined": 1}}
     assert body["latency"]["stages"]["fetch"]["duration_ms"]["p50"] == 120.0
     assert body["failures"]["articles"][0]["reason"] == "http_404: not found"
     assert set(body["queues"]) == {"crawl", "fetch", "clean", "dedup", "classify"}
@@ -144,7 +145,8 @@ def test_with_redis_down_the_overview_still_shows_the_database_sections(
     for section in ("queues", "in_flight", "scheduler"):
         assert body[section]["error"].startswith("redis unavailable"), section
     assert body["articles"] == {"failed": 1, "queued": 1}
-    assert body["throughput"]["totals"] == {"fetch": {"ok": 1}}
+    # The quarantined one counts too: mark_failed records its article_failed event.
+    assert body["throughput"]["totals"] == {"fetch": {"ok": 1, "quarantined": 1}}
     assert body["feeds"]["total"] == 0
     assert body["dependencies"]["redis"].startswith("redis unavailable")
 
@@ -342,3 +344,48 @@ def test_the_dashboard_page_is_package_data_so_it_installs() -> None:
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     globs = pyproject["tool"]["setuptools"]["package-data"]["*"]
     assert any(fnmatch.fnmatch("dashboard.html", g) for g in globs)
+
+
+# --- the read API -----------------------------------------------------------------------------
+
+
+def test_an_article_is_served_by_id_with_the_event_payload_field_names(
+    make_context: MakeContext,
+) -> None:
+    ctx = make_context()
+    aid = seed(ctx)
+    found = call(ctx, "GET", f"/api/articles/{aid}")
+    assert found.status == 200
+    body = payload(found)
+    assert body["article_id"] == aid
+    assert body["url"] == "https://news.example/a"
+    assert call(ctx, "GET", "/api/articles/nope").status == 404
+
+
+def test_articles_are_listed_by_status_a_page_at_a_time(make_context: MakeContext) -> None:
+    ctx = make_context()
+    seed(ctx)
+    failed = payload(call(ctx, "GET", "/api/articles", query={"status": ["failed"]}))
+    assert [a["url"] for a in failed["articles"]] == ["https://news.example/broken"]
+    first = payload(call(ctx, "GET", "/api/articles", query={"limit": ["1"]}))
+    assert len(first["articles"]) == 1
+    assert first["next_cursor"]
+    second = payload(
+        call(ctx, "GET", "/api/articles", query={"limit": ["1"], "cursor": [first["next_cursor"]]})
+    )
+    assert len(second["articles"]) == 1
+    assert second["articles"][0]["article_id"] != first["articles"][0]["article_id"]
+    assert second["next_cursor"] is None
+
+
+def test_a_parameter_the_api_cannot_use_is_a_400_with_the_reason(
+    make_context: MakeContext,
+) -> None:
+    refused = call(make_context(), "GET", "/api/articles", query={"limit": ["many"]})
+    assert refused.status == 400
+    assert payload(refused)["error"]
+
+
+def test_the_article_api_with_the_database_down_is_503_not_500(make_context: MakeContext) -> None:
+    ctx = make_context(database_url=f"postgresql+psycopg://nobody@127.0.0.1:{closed_port()}/x")
+    assert call(ctx, "GET", "/api/articles").status == 503

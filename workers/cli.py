@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "status",
     "trace",
     "articles",
+    "events",
     "replay",
     "doctor",
     "extract",

@@ -41,6 +41,7 @@ from sqlalchemy import text
 from workers.adapters.crawl_stats import CRAWL_OUTCOMES
 from workers.event_stats import EventTally, Histogram
 from workers.observe import (
+    events_status,
     feed_health,
     oldest_message_ages,
     queue_consumers,
@@ -101,6 +102,7 @@ class NewsflowCollector:
             ("feeds", self._feed_metrics, database_up),
             ("stranded", self._stranded_metrics, redis_up and database_up),
             ("events", self._fold_events, database_up),
+            ("event_stream", self._event_stream_metrics, redis_up and database_up),
         ]
         for name, read, available in parts:
             if not available:
@@ -257,6 +259,26 @@ class NewsflowCollector:
             stranded.add_metric([status], entry["count"])
             oldest.add_metric([status], entry["oldest_overdue_s"])
         return [stranded, oldest]
+
+    def _event_stream_metrics(self) -> list[Metric]:
+        """The stream of article events (issue 14, docs/events.md)."""
+        events = events_status(self._svc)
+        found: list[Metric] = [
+            GaugeMetricFamily(
+                "newsflow_events_undelivered",
+                "Terminal article events in the store the relay has not put on the stream yet",
+                value=events["undelivered"],
+            )
+        ]
+        if "webhook" in events:
+            found.append(
+                CounterMetricFamily(
+                    "newsflow_webhook_failures",
+                    "POSTs of events to NEWSFLOW_WEBHOOK_URL that failed (each is retried)",
+                    value=events["webhook"]["failures"],
+                )
+            )
+        return found
 
     # --- the events table -----------------------------------------------------------------------
 

@@ -246,6 +246,7 @@ class StatusReport:
     recovered: dict[str, int] = field(default_factory=dict)
     feeds: dict[str, Any] = field(default_factory=dict)
     crawl: dict[str, int] = field(default_factory=dict)
+    events: dict[str, Any] = field(default_factory=dict)  # the event stream (events_status)
     errors: dict[str, str] = field(default_factory=dict)  # part -> why it could not be read
 
     def to_dict(self) -> dict[str, Any]:
@@ -270,6 +271,7 @@ class StatusReport:
             "recovered": self.recovered,
             "feeds": self.feeds,
             "crawl": self.crawl,
+            "events": self.events,
             "errors": self.errors,
         }
 
@@ -307,12 +309,36 @@ def status_report(svc: Services, window_s: float = 300.0) -> StatusReport:
         "redis": _redis_part,
         "database": _database_part,
         "stranded": lambda r, s: setattr(r, "stranded", stranded_now(s)),
+        "events": lambda r, s: setattr(r, "events", events_status(s)),
     }
     for name, read in parts.items():
         try:
             read(report, svc)
         except Exception as exc:  # a dependency down is a finding, not a crash
             report.errors[name] = f"{type(exc).__name__}: {exc}"[:300]
+    return report
+
+
+def events_status(svc: Services) -> dict[str, Any]:
+    """The event stream: its name and length, events relayed, and terminal events the relay
+    has not sent yet (its lag; docs/events.md)."""
+    from workers.store.outbox import EventOutbox
+
+    stream = svc.settings.event_stream
+    pipe = svc.redis.pipeline(transaction=False)
+    pipe.xlen(stream)
+    pipe.hgetall(f"{stream}:stats")
+    length, stats = pipe.execute()
+    report: dict[str, Any] = {
+        "stream": stream,
+        "length": int(length),
+        "undelivered": EventOutbox(svc.store.engine).undelivered(),
+        **{k.decode(): int(v) for k, v in stats.items()},
+    }
+    if svc.settings.webhook_url:
+        from workers.events.webhook import webhook_stats
+
+        report["webhook"] = webhook_stats(svc.redis, stream)
     return report
 
 

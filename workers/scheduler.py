@@ -6,8 +6,11 @@
 - The dispatcher (`workers.dispatcher`, a thread of its own): deferred deliveries (retries, a
   polite host's turn) go back on their queue when due.
 - The reconciler (`workers.reconciler`): stranded articles are found and sent again.
+- The event relay (`workers.events.relay`, a thread of its own): articles' ends go from the store
+  to the event stream; with NEWSFLOW_WEBHOOK_URL set, the webhook sink (`workers.events.webhook`,
+  a thread too) POSTs them on.
 
-Run as many scheduler processes as you like for availability; all three are safe to run twice.
+Run as many scheduler processes as you like for availability; every part is safe to run twice.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ def run_scheduler(
         daemon=True,
     )
     dispatcher.start()
+    helpers = [dispatcher, *_start_event_threads(svc, owner, stop)]
     next_reconcile = time.monotonic()
     while not stop.is_set():
         touch_health_file()  # the container's liveness probe (workers.healthcheck)
@@ -107,4 +111,34 @@ def run_scheduler(
             except Exception:
                 log.exception("reconciler_failed")
         stop.wait(min(tick_seconds, max(0.1, next_reconcile - time.monotonic())))
-    dispatcher.join(timeout=5)
+    for thread in helpers:
+        thread.join(timeout=5)
+
+
+def _start_event_threads(
+    svc: Services, owner: str, stop: threading.Event
+) -> list[threading.Thread]:
+    from workers.events.relay import run_relay_for
+
+    threads = [
+        threading.Thread(
+            target=run_relay_for,
+            args=(svc, owner, stop),
+            name="newsflow-event-relay",
+            daemon=True,
+        )
+    ]
+    if svc.settings.webhook_url:
+        from workers.events.webhook import run_webhook_sink
+
+        threads.append(
+            threading.Thread(
+                target=run_webhook_sink,
+                args=(svc, owner, stop),
+                name="newsflow-webhook",
+                daemon=True,
+            )
+        )
+    for thread in threads:
+        thread.start()
+    return threads

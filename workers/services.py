@@ -48,9 +48,9 @@ class Services:
 
     @cached_property
     def fetcher(self) -> HttpFetcher:
+        from workers.adapters.ratelimit import HostRateLimiter
+        from workers.adapters.robots import RobotsChecker
         from workers.fetching.http import FetchPolicy, HttpFetcher
-        from workers.fetching.ratelimit import HostRateLimiter
-        from workers.fetching.robots import RobotsChecker
 
         policy = FetchPolicy.from_settings(self.settings)
         return HttpFetcher(

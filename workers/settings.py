@@ -162,6 +162,43 @@ class Settings:
         0.3,
         "Top-label probability below which an article is labelled 'uncertain' (0 disables).",
     )
+    # --- events out (docs/events.md) ------------------------------------------------------------
+    events_stream: str = _opt(
+        "NEWSFLOW_EVENTS_STREAM",
+        "",
+        "Redis Stream the article events go to; empty means '<NEWSFLOW_KEY_PREFIX>:events'.",
+    )
+    # An entry is one CloudEvents envelope without the text, ~1 kB of Redis (docs/events.md):
+    # 100,000 of them, about a day of a large deployment, cost ~100 MB. Consumers further behind
+    # than this read the rest from the store (the read API) or ask for a replay.
+    events_maxlen: int = _opt(
+        "NEWSFLOW_EVENTS_MAXLEN",
+        100_000,
+        "Entries the event stream keeps, approximately (XADD MAXLEN ~); 0 keeps any number.",
+    )
+    # A week: a consumer down over a long weekend still finds its events on Monday.
+    events_max_age: int = _opt(
+        "NEWSFLOW_EVENTS_MAX_AGE",
+        604_800,
+        "Seconds an entry stays in the event stream at most (XTRIM MINID ~); 0 keeps any age.",
+    )
+    events_source: str = _opt(
+        "NEWSFLOW_EVENTS_SOURCE",
+        "",
+        "CloudEvents `source` of every event; empty means 'newsflow://<NEWSFLOW_KEY_PREFIX>'.",
+    )
+    webhook_url: str = _opt(
+        "NEWSFLOW_WEBHOOK_URL",
+        "",
+        "When set, `newsflow scheduler` POSTs every event to this URL (JSON, signed, retried); "
+        "a private address must be listed in NEWSFLOW_ALLOW_HOSTS.",
+    )
+    webhook_secret: str = _opt(
+        "NEWSFLOW_WEBHOOK_SECRET",
+        "",
+        "Key of the webhook's X-Newsflow-Signature header (sha256=<HMAC-SHA256 of the body>); "
+        "empty sends no signature.",
+    )
     # --- observability -------------------------------------------------------------------------
     log_format: str = _opt(
         "NEWSFLOW_LOG_FORMAT", "auto", "auto (pretty on a TTY, JSON otherwise), json or console."
@@ -220,6 +257,16 @@ class Settings:
     @property
     def allowed_hosts(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.allow_hosts.split(",") if h.strip())
+
+    @property
+    def event_stream(self) -> str:
+        """The Redis key of the article event stream."""
+        return self.events_stream or f"{self.key_prefix}:events"
+
+    @property
+    def event_source(self) -> str:
+        """The CloudEvents `source` of this deployment's events."""
+        return self.events_source or f"newsflow://{self.key_prefix}"
 
     @property
     def soft_time_limit(self) -> int:

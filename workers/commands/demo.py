@@ -126,11 +126,29 @@ def ingest_demo_sites(
         finally:
             stop_processes(children)
     elapsed = time.monotonic() - started
-    print_summary(svc, elapsed, settled, own_redis, args.log)
+    relay_events(svc)
+    events = int(svc.redis.xlen(settings.event_stream))
+    print_summary(svc, elapsed, settled, own_redis, args.log, events)
     return 0 if settled else 1
 
 
-def print_summary(svc: Services, elapsed: float, settled: bool, own_redis: bool, log: str) -> None:
+def relay_events(svc: Services) -> int:
+    """Relay what the demo's scheduler had not relayed yet when it was stopped (the last
+    articles' ends); returns how many events that sent."""
+    from workers.events.relay import relay_batch, relay_for
+
+    outbox, writer, _ = relay_for(svc, "demo")
+    sent = 0
+    while True:
+        report = relay_batch(outbox, writer, svc.settings.event_source)
+        sent += report.sent
+        if not report.more:
+            return sent
+
+
+def print_summary(
+    svc: Services, elapsed: float, settled: bool, own_redis: bool, log: str, events: int = 0
+) -> None:
     from workers.observe import timeline_rows
 
     store = svc.store
@@ -155,6 +173,10 @@ def print_summary(svc: Services, elapsed: float, settled: bool, own_redis: bool,
     for status in ("skipped", "failed"):
         for a in store.list_articles(status=status, limit=1000):
             print(f"  {status:<10}      {a.url}\n                  reason: {a.status_reason}")
+    print(
+        f"\nevents: {events} on the Redis Stream {svc.settings.event_stream}, one CloudEvents "
+        "envelope per article end, for other services to subscribe to (docs/events.md)"
+    )
     if stored:
         sample = stored[-1]
         print(f"\ntrace of one article ({sample.id}):")
@@ -169,9 +191,13 @@ def print_summary(svc: Services, elapsed: float, settled: bool, own_redis: bool,
         print(f"  {env} trace {sample.id}")
         print(f"  {env} articles --status stored")
         print(f"  {env} articles --show {sample.id}")
+        tail = f"{status_cmd} events tail --from 0 --count {events}"
         if own_redis:
-            # Queue depths live in Redis, and the demo's own Redis stops with it.
+            # Queue depths and the event stream live in Redis, and the demo's own Redis stops
+            # with it.
             print(f"  {status_cmd} status   (reads Redis: start one first, e.g. `make services`)")
+            print(f"  {tail}   (the stream went with the demo's Redis; `make services`, rerun)")
         else:
             print(f"  {status_cmd} status")
+            print(f"  {tail}   (follow new ones: drop --from and --count)")
         print(f"  worker logs (one JSON event per stage per article): {log}")

@@ -149,6 +149,20 @@ def render(report: StatusReport, out: TextIO) -> None:
             + "  ".join(f"{k}={v}" for k, v in sorted(report.recovered.items()))
             + "\n"
         )
+    events = report.events
+    if events:
+        w(
+            f"events:     stream {events['stream']}: {events['length']} entries, "
+            f"{events.get('relayed', 0)} relayed, {events['undelivered']} not yet relayed\n"
+        )
+    if "webhook" in events:
+        hook = events["webhook"]
+        w(
+            f"webhook:    {hook['delivered']} delivered, {hook['failures']} failed, "
+            f"{hook['pending']} pending"
+            + (f" (last error: {hook['last_error']})" if hook["failures"] else "")
+            + "\n"
+        )
     if report.labels:
         w("labels:     " + "  ".join(f"{k}={v}" for k, v in sorted(report.labels.items())) + "\n")
     feeds = report.feeds

@@ -30,10 +30,10 @@ import requests
 import urllib3.exceptions
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 
+from workers.adapters.robots import ROBOTS_MAX_BYTES, RobotsChecker
 from workers.errors import PermanentError, TransientError
 from workers.fetching.body import Deadline, read_body
 from workers.fetching.charset import decode_body
-from workers.fetching.robots import ROBOTS_MAX_BYTES, RobotsChecker
 from workers.fetching.ssrf import AddressGuard, ForbiddenAddress, GuardedAdapter
 from workers.fetching.urls import canonicalize_url, host_of
 from workers.models import FetchedPage, SlotReservation

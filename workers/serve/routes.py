@@ -71,6 +71,28 @@ def trace(request: Request) -> Response:
     return json_response(HTTPStatus.OK, {"query": target, "articles": articles})
 
 
+def article(request: Request) -> Response:
+    """One article by id, text included, under the field names of the event payload's data."""
+    from workers.api.articles import get_article
+
+    found = get_article(request.context.services.store, request.params["article_id"])
+    if found is None:
+        return error_response(HTTPStatus.NOT_FOUND, "no such article")
+    return json_response(HTTPStatus.OK, found)
+
+
+def articles(request: Request) -> Response:
+    """Articles filtered by status, label, language and time (since, until), newest first,
+    a page at a time (limit, cursor); 400 for a parameter it cannot use."""
+    from workers.api.articles import ApiError, list_articles
+
+    params = {name: values[-1] for name, values in request.query.items() if values}
+    try:
+        return json_response(HTTPStatus.OK, list_articles(request.context.services.store, params))
+    except ApiError as exc:
+        return json_response(exc.status, exc.to_dict())
+
+
 def _token_ok(request: Request, token: str) -> bool:
     scheme, _, given = (request.header("Authorization") or "").partition(" ")
     if scheme.lower() != "bearer":
@@ -146,6 +168,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/metrics", metrics),
     Route("GET", "/api/overview", overview),
     Route("GET", "/api/trace/{target:path}", trace),
+    Route("GET", "/api/articles", articles),
+    Route("GET", "/api/articles/{article_id}", article),
     Route("POST", "/api/replay", replay),
 )
 

@@ -135,6 +135,19 @@ class PendingArticle:
 StageOutput = FetchedPage | CleanedArticle | DedupVerdict | Classification
 
 
+@dataclass(frozen=True, slots=True)
+class ArticleQuery:
+    """A filtered page of articles (the read API's list): every filter optional."""
+
+    status: str | None = None
+    label: str | None = None
+    language: str | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+    before: tuple[datetime, str] | None = None  # keyset: (created_at, id) of the last row seen
+    limit: int = 50
+
+
 class ArticleStore:
     """The source of truth for every article: its status moves only forward through the stage
     order, and only from the status the moving stage expects, in one transaction with the
@@ -327,9 +340,11 @@ class ArticleStore:
             return True
 
     def mark_failed(self, article_id: str, stage: Stage, reason: str) -> None:
-        """Quarantine an article whatever it waits for (an unusable URL at ingest)."""
+        """Quarantine an article whatever it waits for (an unusable URL at ingest), with its
+        `article_failed` event in the same transaction (every end has its event)."""
+        now = utcnow()
         with self._session() as s:
-            s.execute(
+            result = s.execute(
                 update(Article)
                 .where(Article.id == article_id)
                 .values(
@@ -337,9 +352,19 @@ class ArticleStore:
                     status_reason=reason[:1000],
                     failed_stage=stage.value,
                     due_at=None,
-                    updated_at=utcnow(),
+                    updated_at=now,
                 )
             )
+            if _rowcount(result) == 1:
+                failed = EventRecord(
+                    article_id=article_id,
+                    event="article_failed",  # workers.tracing.FAILED
+                    stage=stage.value,
+                    outcome="quarantined",
+                    at=now,
+                    detail={"reason": reason[:1000]},
+                )
+                self._add_events(s, [failed])
 
     def reset_for_replay(self, article_id: str, from_status: Status) -> Stage | None:
         """Put a failed or skipped article back in front of the stage it stopped at, with a
@@ -505,6 +530,31 @@ class ArticleStore:
             if source:
                 query = query.where(Article.source == source)
             return [_record(r) for r in s.scalars(query)]
+
+    def browse(self, query: ArticleQuery) -> list[ArticleRecord]:
+        """Articles matching `query`, newest created first, keyset-paged by (created_at, id):
+        a page never repeats or skips a row, however the store changes between pages."""
+        with self._session() as s:
+            stmt = select(Article).order_by(Article.created_at.desc(), Article.id.desc())
+            if query.status:
+                stmt = stmt.where(Article.status == query.status)
+            if query.label:
+                stmt = stmt.where(Article.label == query.label)
+            if query.language:
+                stmt = stmt.where(Article.language == query.language)
+            if query.since:
+                stmt = stmt.where(Article.created_at >= query.since)
+            if query.until:
+                stmt = stmt.where(Article.created_at < query.until)
+            if query.before:
+                created, article_id = query.before
+                stmt = stmt.where(
+                    or_(
+                        Article.created_at < created,
+                        and_(Article.created_at == created, Article.id < article_id),
+                    )
+                )
+            return [_record(r) for r in s.scalars(stmt.limit(query.limit))]
 
     # --- helpers --------------------------------------------------------------------------------
     @staticmethod

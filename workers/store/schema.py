@@ -2,7 +2,9 @@
 
 `articles` holds one row per article with its status and every stage's output; `pages` holds the
 raw HTML apart (claim check: messages carry the article id, the page stays here); `events` is the
-per-article trace; `feeds` holds the sources and their polling state.
+per-article trace, and its terminal rows are the outbox of the article event stream
+(workers/events/relay.py); `event_relay` holds how far that stream has been sent; `feeds` holds
+the sources and their polling state.
 """
 
 from __future__ import annotations
@@ -10,7 +12,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # The statuses of an article still waiting for a stage (workers.pipeline.PENDING, spelled out:
@@ -71,7 +84,8 @@ class Article(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     model_version: Mapped[str | None] = mapped_column(String(128))
     stage_timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Indexed: the read API pages articles newest first by (created_at, id), which never change.
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
@@ -108,6 +122,25 @@ class Event(Base):
     worker: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # PostgreSQL only: the id of the transaction that inserted the row (a server default,
+    # pg_current_xact_id(); NULL on SQLite and for rows older than migration 0003). Event ids come
+    # from a sequence and are not in commit order; transaction ids below the oldest running
+    # transaction are settled, so the event relay reads in (txid, id) order up to there and never
+    # steps over a row that commits later (docs/events.md).
+    txid: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class EventRelay(Base):
+    """How far the article event stream has been sent: one row per relay (name), advanced in
+    the database after each batch is in Redis, so a crash resends a batch and never skips one."""
+
+    __tablename__ = "event_relay"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The position of the last event row sent: (txid, id) on PostgreSQL, (0, id) on SQLite.
+    last_txid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Feed(Base):
