@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from workers.adapters.deferrals import DeferredDelivery
 from workers.adapters.stage_guard import Admission
-from workers.models import SlotReservation
+from workers.models import Classification, FetchedPage, SlotReservation
 from workers.pipeline import PENDING, Stage, Status, status_before
 from workers.store.repository import EventRecord, PendingArticle, StageInput, StageOutput
 
@@ -213,11 +214,72 @@ class MemoryQueue:
         self.sent.append(SentMessage(stage, article_id, reservation, infra_attempt))
 
 
+# --- stage effects, for running the real step functions without the network or a model -------
+
+
+class StaticFetcher:
+    """A PageFetcher answering from canned pages: url -> (HTTP status, HTML). A 4xx answer is a
+    permanent failure, a 5xx a transient one, as workers.fetching.http maps them; status 0
+    stands for a host whose turn has not come (deferred a minute, as the rate limiter does)."""
+
+    def __init__(self, pages: dict[str, tuple[int, str]]) -> None:
+        self.pages = pages
+
+    def get_page(self, url: str, reservation: SlotReservation | None = None) -> FetchedPage:
+        import time
+        from datetime import UTC
+
+        from workers.errors import Deferred, PermanentError, TransientError
+
+        status, html = self.pages[url]
+        if status == 0:
+            raise Deferred("host_busy", time.time() + 60, url)
+        if status >= 500:
+            raise TransientError(f"http_{status}", url)
+        if status >= 400:
+            raise PermanentError(f"http_{status}", url)
+        return FetchedPage(
+            url=url,
+            final_url=url,
+            status=status,
+            content_type="text/html",
+            encoding="utf-8",
+            html=html,
+            fetched_at=datetime.now(UTC),
+            body_bytes=len(html.encode("utf-8")),
+        )
+
+
+class FixedClassifier:
+    """Labels every article `label` (a Classifier, workers.stages.classify.provider)."""
+
+    def __init__(self, label: str = "world") -> None:
+        self.label = label
+
+    def classify(self, title: str, text: str, language: str | None = None) -> Classification:
+        return Classification(self.label, 0.9, language or "en", "fixed-test-model")
+
+    def current(self) -> FixedClassifier:  # the ClassifierProvider's side of it
+        return self
+
+
+@dataclass
+class StageServices:
+    """What workers.steps.build_steps needs: a fetcher, a dedup index, classifiers."""
+
+    fetcher: StaticFetcher
+    dedup_index: Any
+    classifiers: FixedClassifier
+
+
 __all__ = [
+    "FixedClassifier",
     "MemoryArticle",
     "MemoryDeferrals",
     "MemoryGuard",
     "MemoryQueue",
     "MemoryStore",
     "SentMessage",
+    "StageServices",
+    "StaticFetcher",
 ]

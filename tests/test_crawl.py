@@ -260,3 +260,37 @@ def test_after_the_seen_set_is_lost_the_store_still_knows_what_was_ingested(
     assert again == []
     assert sorted(report.already_seen) == sorted([server.url("/a.html"), server.url("/b.html")])
     assert svc.seen_urls.unseen([server.url("/a.html")]) == []  # the cache is warm again
+
+
+def test_every_poll_is_counted_by_outcome_with_the_entries_it_found(
+    server: LocalServer, svc: Services
+) -> None:
+    """The crawl metrics (newsflow_feed_crawls_total, newsflow_feed_entries_*): one count per
+    poll, shared by every crawler through Redis."""
+
+    def feed(h: BaseHTTPRequestHandler) -> None:
+        if h.headers.get("If-None-Match") == '"v1"':
+            send(h, 304)
+        else:
+            body = rss(server.url("/a.html"), server.url("/b.html"), server.url("/c.html"))
+            send(h, 200, body, {"Content-Type": "application/rss+xml", "ETag": '"v1"'})
+
+    server.routes["/feed.xml"] = feed
+    server.routes["/gone.xml"] = lambda h: send(h, 404, b"gone")
+    url = server.url("/feed.xml")
+    svc.feeds.upsert(FeedSpec(url=url, kind="rss", interval_s=600))
+    ingest_urls([server.url("/a.html")], "by hand", svc, Sent())  # one entry already seen
+    crawl_feed(url, svc, Sent(), lambda child: None)
+    crawl_feed(url, svc, Sent(), lambda child: None)
+    crawl_feed(server.url("/gone.xml"), svc, Sent(), lambda child: None)
+    counts = svc.crawl_counters.read()
+    assert counts == {
+        "polls:ok": 1,
+        "polls:not_modified": 1,
+        "polls:failed": 1,
+        "polls:postponed": 0,
+        "polls:incomplete": 0,
+        "entries_found": 3,
+        "entries_new": 2,
+        "entries_seen": 1,
+    }

@@ -56,7 +56,7 @@ class Harness:
             deferrals=self.deferrals,
             publisher=self.queue,
             steps={stage: self._step(stage) for stage in Stage},
-            tracer=Tracer(None),
+            tracer=Tracer(),
             policy=policy or RetryPolicy(),
             process_id="test-host:4242",
             infra_errors=(ConnectionError,),

@@ -161,11 +161,37 @@ def test_workers_per_queue_count_live_processes_and_their_hosts(
     counts = workers_per_queue(
         live_processes(redis_client, key_prefix), ["clean", "dedup", "fetch"]
     )
+    # No process named its worker: each counts as a worker of its own.
     assert counts == {
-        "clean": {"processes": 3, "hosts": 2},
-        "dedup": {"processes": 1, "hosts": 1},
-        "fetch": {"processes": 0, "hosts": 0},
+        "clean": {"processes": 3, "hosts": 2, "workers": 3},
+        "dedup": {"processes": 1, "hosts": 1, "workers": 1},
+        "fetch": {"processes": 0, "hosts": 0, "workers": 0},
     }
+
+
+def test_a_heartbeat_names_its_worker_and_workers_are_counted_by_node(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """Two pool processes of one prefork worker are one worker (newsflow_queue_workers) and
+    two processes; the key alone still means "alive" to the guard."""
+    Heartbeat(redis_client, key_prefix, queues=["clean"], node="clean.1@host-a").beat()
+    payload = json.loads(redis_client.get(alive_key(key_prefix, process_id())) or b"")
+    assert payload == {"queues": ["clean"], "node": "clean.1@host-a"}
+    sibling = f"{socket.gethostname()}:2"  # another pool process of the same worker
+    redis_client.set(
+        alive_key(key_prefix, sibling),
+        json.dumps({"queues": ["clean"], "node": "clean.1@host-a"}),
+        ex=30,
+    )
+    redis_client.zadd(heartbeats_key(key_prefix), {sibling: time.time()})
+    live = live_processes(redis_client, key_prefix)
+    assert {p.node for p in live} == {"clean.1@host-a"}
+    assert workers_per_queue(live, ["clean"]) == {
+        "clean": {"processes": 2, "hosts": 1, "workers": 1}
+    }
+    g = RedisStageGuard(redis_client, key_prefix, lock_seconds=330)
+    assert g.admit("clean", "a1", f"{process_id()}:one").admitted
+    assert not g.admit("clean", "a1", "other-host:1:two").admitted
 
 
 def test_a_heartbeat_of_an_older_release_counts_with_no_queue(

@@ -84,4 +84,25 @@ def _take_over_logging(**_: Any) -> None:
     configure_logging(settings.log_format, settings.log_level)
 
 
+@signals.celeryd_after_setup.connect
+def _log_worker_started(sender: Any = None, instance: Any = None, **_: Any) -> None:
+    # What Celery's banner says, as one event (the banner is off with JSON logs).
+    import celery
+    import structlog
+
+    from workers.settings import redacted
+
+    queues = sorted(instance.app.amqp.queues.consume_from or ()) if instance else []
+    pool = getattr(instance, "pool_cls", None)
+    structlog.get_logger("newsflow.worker").info(
+        "worker_started",
+        node=str(sender),
+        queues=queues,
+        pool=pool if isinstance(pool, str) else getattr(pool, "__module__", str(pool)),
+        concurrency=getattr(instance, "concurrency", None),
+        broker=redacted(str(instance.app.conf.broker_url)) if instance else None,
+        celery_version=celery.__version__,
+    )
+
+
 app = create_app()

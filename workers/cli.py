@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from workers import __version__
 from workers.settings import Settings
 
+# Processes that run until stopped: with JSON logs, every line they write must be JSON.
+SERVICE_COMMANDS = frozenset({"worker", "scheduler", "run", "serve", "exporter"})
 # Help order: getting articles in, running the service, looking at what happened, tools.
 COMMAND_MODULES = (
     "ingest",
@@ -57,9 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
     else:
         # Imported here, not at the top, for the same reason: `--help` must be quick.
-        from workers.logconfig import configure_logging
+        from workers.logconfig import capture_stray_output, configure_logging, uses_json
 
         configure_logging(settings.log_format, settings.log_level)
+        if args.command in SERVICE_COMMANDS and uses_json(settings.log_format):
+            capture_stray_output()
     try:
         code: int = args.func(args, settings)
     except KeyboardInterrupt:

@@ -2,18 +2,31 @@
 
 Pretty console output on a TTY, one JSON object per line otherwise. Context bound with
 `structlog.contextvars` (article_id, task, stage) appears on every line, ours and Celery's.
+docs/logging.md documents the lines and the schema of the per-stage events.
+
+A service process (worker, scheduler, `newsflow run`, `newsflow serve`) logging JSON also calls
+`capture_stray_output`, so that every line it writes is JSON: Python warnings go through
+logging, an uncaught exception is logged, and whatever else writes to stdout or stderr
+directly (Celery's shutdown messages, a library's print) is wrapped into a JSON line.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import logging.config
 import sys
-from typing import Any
+import threading
+import time
+from types import TracebackType
+from typing import IO, Any
 
 import structlog
 
-_configured: tuple[str, str] | None = None
+_configured: tuple[str, str, int] | None = None
+# The real stderr our own handler writes to, once `capture_stray_output` wrapped sys.stderr.
+_raw_stderr: IO[str] | None = None
 
 
 def _use_json(log_format: str) -> bool:
@@ -24,12 +37,22 @@ def _use_json(log_format: str) -> bool:
     return not sys.stderr.isatty()
 
 
-def configure_logging(log_format: str = "auto", level: str = "INFO") -> None:
-    """Configure structlog and stdlib logging once per process (idempotent)."""
+def uses_json(log_format: str) -> bool:
+    """Whether `log_format` ("auto", "json", "console") renders JSON in this process."""
+    return _use_json(log_format)
+
+
+def configure_logging(
+    log_format: str = "auto", level: str = "INFO", stream: IO[str] | None = None
+) -> None:
+    """Configure structlog and stdlib logging once per process (idempotent). Lines go to
+    `stream` (default: stderr)."""
     global _configured
-    if _configured == (log_format, level):
+    key = (log_format, level, id(stream))
+    if _configured == key:
         return
-    _configured = (log_format, level)
+    _configured = key
+    target: Any = stream or _raw_stderr or sys.stderr
 
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -73,7 +96,7 @@ def configure_logging(log_format: str = "auto", level: str = "INFO") -> None:
                 "default": {
                     "class": "logging.StreamHandler",
                     "formatter": "structlog",
-                    "stream": "ext://sys.stderr",
+                    "stream": target,
                 }
             },
             "root": {"handlers": ["default"], "level": level.upper()},
@@ -92,3 +115,100 @@ def configure_logging(log_format: str = "auto", level: str = "INFO") -> None:
 
 def get_logger(name: str = "newsflow") -> Any:
     return structlog.get_logger(name)
+
+
+class _JsonLines(io.TextIOBase):
+    """A text stream that passes JSON lines through and wraps any other line into one:
+    `{"event": <the line>, "level": ..., "logger": "stdout"|"stderr", "timestamp": ...}`."""
+
+    def __init__(self, raw: IO[str], name: str, level: str) -> None:
+        self._raw = raw
+        self._name = name
+        self._level = level
+        self._pending = ""
+        # Re-entrant: Celery writes from signal handlers, which run in the main thread.
+        self._lock = threading.RLock()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._raw, "encoding", "utf-8") or "utf-8"
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            lines = (self._pending + text).split("\n")
+            self._pending = lines.pop()
+            out = "".join(self._render(line) for line in lines)
+            if out:
+                self._raw.write(out)
+                self._raw.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self._raw.write(self._render(self._pending))
+                self._pending = ""
+            self._raw.flush()
+
+    def _render(self, line: str) -> str:
+        stripped = line.strip()
+        if not stripped:
+            return ""
+        if stripped.startswith("{") and stripped.endswith("}"):
+            try:
+                if isinstance(json.loads(stripped), dict):
+                    return stripped + "\n"
+            except ValueError:
+                pass
+        return json_line(stripped, self._level, self._name)
+
+
+def json_line(event: str, level: str, logger: str) -> str:
+    """One log line as our JSON renderer writes it (for text written outside logging)."""
+    record = {"event": event, "level": level, "logger": logger, "timestamp": _now_iso()}
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def _now_iso() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
+
+
+def capture_stray_output() -> None:
+    """Make every line this process writes JSON (for a service process logging JSON): route
+    warnings through logging, log uncaught exceptions, wrap direct writes to stdout and
+    stderr (and their originals, sys.__stdout__ and sys.__stderr__, which Celery writes to)."""
+    global _raw_stderr, _configured
+    if isinstance(sys.stderr, _JsonLines):
+        return
+    logging.captureWarnings(True)
+    _raw_stderr = sys.stderr
+    sys.stdout = sys.__stdout__ = _JsonLines(sys.stdout, "stdout", "info")  # type: ignore[misc,assignment]
+    sys.stderr = sys.__stderr__ = _JsonLines(_raw_stderr, "stderr", "warning")  # type: ignore[misc,assignment]
+    log = structlog.get_logger("newsflow")
+
+    def _log_uncaught(
+        kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        log.critical("uncaught_exception", exc_info=(kind, exc, tb))
+
+    def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit or args.exc_value is None:
+            return
+        log.error(
+            "uncaught_exception",
+            thread=getattr(args.thread, "name", None),
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+        )
+
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread

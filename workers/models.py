@@ -24,6 +24,7 @@ class FetchedPage:
     fetched_at: datetime
     elapsed_ms: float = 0.0
     redirects: tuple[str, ...] = ()
+    body_bytes: int = 0  # size of the body as received, after decompression (0: not measured)
 
 
 @dataclass(frozen=True, slots=True)

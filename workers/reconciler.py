@@ -30,7 +30,7 @@ import structlog
 from workers.errors import InfrastructureError
 from workers.pipeline import Stage, Status, waiting_stage
 from workers.store.repository import EventRecord, PendingArticle, utcnow
-from workers.tracing import RECOVERED
+from workers.tracing import RECOVERED, log_event
 
 log = structlog.get_logger("newsflow.reconciler")
 
@@ -66,10 +66,6 @@ class DeferralView(Protocol):
 
 class Publisher(Protocol):
     def send(self, stage: Stage, article_id: str) -> None: ...
-
-
-class RecoveryCounter(Protocol):
-    def count_recovered(self, stage: str, n: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,13 +131,13 @@ def reconcile(
     locks: LockView,
     deferrals: DeferralView,
     publisher: Publisher,
-    counter: RecoveryCounter | None,
     stranded_after: float,
     worker: str = "",
     now: datetime | None = None,
     limit: int = 10_000,
 ) -> ReconcileReport:
-    """Send every stranded article to the stage it waits for; record and count each."""
+    """Send every stranded article to the stage it waits for; record each (an
+    `article_recovered` event, which the metrics count, and a log line)."""
     now = now or utcnow()
     examined, stranded = find_stranded(store, queues, locks, deferrals, stranded_after, now, limit)
     report = ReconcileReport(examined=examined, stranded=stranded)
@@ -167,19 +163,8 @@ def reconcile(
         for item in report.resent
     ]
     store.mark_resent([(item.article_id, item.status.value) for item in report.resent], events)
-    per_stage: dict[str, int] = defaultdict(int)
-    for item in report.resent:
-        per_stage[item.stage.value] += 1
-        log.warning(
-            "article_recovered",
-            article_id=item.article_id,
-            stage=item.stage.value,
-            status=item.status.value,
-            overdue_s=round(item.overdue_s(now), 1),
-        )
-    if counter is not None:
-        for stage, n in per_stage.items():
-            counter.count_recovered(stage, n)
+    for record in events:
+        log_event(record, url=None, level="warning")
     return report
 
 

@@ -23,10 +23,10 @@ from collections.abc import Callable
 import structlog
 
 from workers.dispatcher import run_dispatcher
+from workers.healthcheck import touch as touch_health_file
 from workers.reconciler import ReconcileReport, RedisQueueProbe, reconcile
 from workers.runner import Publisher
 from workers.services import Services
-from workers.tracing import Metrics
 
 log = structlog.get_logger("newsflow.scheduler")
 
@@ -70,7 +70,6 @@ def reconcile_once(svc: Services, publisher: Publisher, owner: str) -> Reconcile
         svc.stage_guard,
         svc.deferrals,
         publisher,
-        Metrics(svc.redis, svc.settings.key_prefix),
         stranded_after=svc.settings.stranded_after,
         worker=f"scheduler:{owner}",
     )
@@ -100,6 +99,7 @@ def run_scheduler(
     helpers = [dispatcher, *_start_event_threads(svc, owner, stop)]
     next_reconcile = time.monotonic()
     while not stop.is_set():
+        touch_health_file()  # the container's liveness probe (workers.healthcheck)
         try:
             scheduler_tick(svc, enqueue_crawl, tick_seconds, owner)
         except Exception:  # keep ticking through a database or Redis blip

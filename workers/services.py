@@ -16,12 +16,14 @@ from workers.store import ArticleStore, open_store
 from workers.store.feeds import FeedStore
 
 if TYPE_CHECKING:
+    from workers.adapters.crawl_stats import CrawlCounters
     from workers.adapters.dedup_index import RedisDedupIndex
     from workers.adapters.deferrals import RedisDeferrals
     from workers.adapters.seen_urls import RedisSeenUrls
     from workers.adapters.stage_guard import Heartbeat, RedisStageGuard
     from workers.fetching.http import HttpFetcher
     from workers.stages.classify import ClassifierProvider
+    from workers.store.events import EventLog
 
 
 class Services:
@@ -38,7 +40,11 @@ class Services:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30)
+        # A connect that cannot succeed fails in seconds, not the OS's minutes: the metrics
+        # collector and health checks report Redis down instead of hanging their scrape.
+        return redis.Redis.from_url(
+            self.settings.redis_url, health_check_interval=30, socket_connect_timeout=5
+        )
 
     @cached_property
     def fetcher(self) -> HttpFetcher:
@@ -52,6 +58,18 @@ class Services:
             robots=RobotsChecker(self.redis, self.settings.key_prefix, policy.user_agent),
             limiter=HostRateLimiter.from_settings(self.redis, self.settings),
         )
+
+    @cached_property
+    def crawl_counters(self) -> CrawlCounters:
+        from workers.adapters.crawl_stats import CrawlCounters
+
+        return CrawlCounters(self.redis, self.settings.key_prefix)
+
+    @cached_property
+    def events(self) -> EventLog:
+        from workers.store.events import EventLog
+
+        return EventLog(self.store.engine)
 
     @cached_property
     def seen_urls(self) -> RedisSeenUrls:

@@ -158,6 +158,7 @@ def crawl_feed(
         response = svc.fetcher.get_feed(feed_url, etag=etag, last_modified=last_modified)
         if response.status == 304:
             svc.feeds.record_success(feed_url, new_items=0, not_modified=True)
+            svc.crawl_counters.record("not_modified")
             log.info("feed_crawled", feed_url=feed_url, outcome="not_modified", queued=0)
             return IngestReport(not_modified=True)
         entries = discover(
@@ -171,16 +172,19 @@ def crawl_feed(
         ingest_urls((e.url for e in articles), feed_url, svc, publisher, report=report)
     except Deferred as exc:
         svc.feeds.postpone(feed_url, exc.not_before, f"{exc.reason}: {exc.detail}")
+        svc.crawl_counters.record("postponed", **_entries(articles, report))
         log.info("feed_postponed", feed_url=feed_url, reason=exc.reason, until=exc.not_before)
         return report
     except (TransientError, PermanentError) as exc:
         svc.feeds.record_failure(feed_url, f"{exc.reason}: {exc.detail}")
+        svc.crawl_counters.record("failed", **_entries(articles, report))
         log.warning("feed_failed", feed_url=feed_url, reason=exc.reason, detail=exc.detail)
         return report
     except time_limit_errors:
         done = len(report.queued) + len(report.already_seen)
         note = f"time_limit: took {done} of {len(articles)} entries before the time limit"
         svc.feeds.record_incomplete(feed_url, note)
+        svc.crawl_counters.record("incomplete", **_entries(articles, report))
         log.warning("feed_incomplete", feed_url=feed_url, reason=note)
         return report
     svc.feeds.record_success(
@@ -188,6 +192,9 @@ def crawl_feed(
         new_items=len(report.queued),
         etag=response.etag,
         last_modified=response.last_modified,
+    )
+    svc.crawl_counters.record(
+        "ok", found=len(found), new=len(report.queued), seen=len(report.already_seen)
     )
     log.info(
         "feed_crawled",
@@ -200,3 +207,8 @@ def crawl_feed(
         child_sitemaps=len(children),
     )
     return report
+
+
+def _entries(taken: Sequence[DiscoveredEntry], report: IngestReport) -> dict[str, int]:
+    """What a poll that ended early got through: entries taken, queued and already seen."""
+    return {"found": len(taken), "new": len(report.queued), "seen": len(report.already_seen)}

@@ -66,7 +66,12 @@ def fetch_step(inp: StageInput, svc: StepServices, slot: SlotReservation | None)
     return StepResult(
         page,
         StepOutcome.OK,
-        detail={"http_status": page.status, "bytes": len(page.html), "final_url": page.final_url},
+        detail={
+            "http_status": page.status,
+            # The body's size as received (decompressed); a fake fetcher may not measure it.
+            "bytes": page.body_bytes or len(page.html.encode("utf-8")),
+            "final_url": page.final_url,
+        },
     )
 
 

@@ -25,7 +25,7 @@ from workers.runner import Delivery, RetryPolicy, StageRunner
 from workers.services import Services, get_services, reset_services
 from workers.sources import crawl_feed as crawl_feed_step
 from workers.steps import build_steps
-from workers.tracing import Metrics, Tracer
+from workers.tracing import Tracer
 from workers.warmup import warm_up
 
 _runner: StageRunner | None = None
@@ -52,7 +52,7 @@ def stage_runner() -> StageRunner:
             deferrals=svc.deferrals,
             publisher=CeleryPublisher(app),
             steps=build_steps(svc),
-            tracer=Tracer(Metrics(svc.redis, svc.settings.key_prefix)),
+            tracer=Tracer(),
             policy=retry_policy(svc),
             process_id=process_id(),
             infra_errors=(SQLAlchemyError, RedisError),
@@ -132,22 +132,24 @@ def consumed_queues() -> frozenset[str]:
     return frozenset(app.amqp.queues.consume_from or ())
 
 
-def start_heartbeat(queues: frozenset[str]) -> None:
-    """Beat from the start, idle or not, naming our queues: dashboards count the processes
-    that consume each queue from these (a prefork pool's parent runs no stage and never beats)."""
+def start_heartbeat(queues: frozenset[str], node: str = "") -> None:
+    """Beat from the start, idle or not, naming our queues and worker: dashboards and metrics
+    count the processes and workers that consume each queue from these (a prefork pool's parent
+    runs no stage and never beats)."""
     heartbeat = get_services().heartbeat
     heartbeat.queues = queues
+    heartbeat.node = node
     heartbeat.ensure_running()
 
 
 @signals.worker_process_init.connect
-def _fresh_connections(**_: Any) -> None:
+def _fresh_connections(sender: Any = None, **_: Any) -> None:
     # A forked child must not reuse its parent's Redis and database sockets.
     global _runner
     _runner = None
     reset_services()
     queues = consumed_queues()
-    start_heartbeat(queues)
+    start_heartbeat(queues, str(sender or ""))  # sender: the worker's node name
     if Stage.CLASSIFY.value in queues:
         # Imported here: the classifier's libraries (torch, scikit-learn) stay out of the
         # fetch, dedup and crawl workers, ~100 MB each.
@@ -158,7 +160,7 @@ def _fresh_connections(**_: Any) -> None:
 
 
 @signals.celeryd_after_setup.connect
-def _warm_up_before_consuming(instance: Any = None, **_: Any) -> None:
+def _warm_up_before_consuming(sender: Any = None, instance: Any = None, **_: Any) -> None:
     # A threads or solo pool runs tasks in this process, so it pays the first-use costs here,
     # before it consumes. A prefork parent loads the extractor (its code and block model) before
     # the pool forks, so its children share those pages copy-on-write instead of each loading
@@ -168,7 +170,8 @@ def _warm_up_before_consuming(instance: Any = None, **_: Any) -> None:
     pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
     queues = consumed_queues()
     if "prefork" not in str(pool_name):
-        start_heartbeat(queues)  # this process runs the stages (a prefork parent does not)
+        # This process runs the stages (a prefork parent does not); sender: the node name.
+        start_heartbeat(queues, str(sender or ""))
     warm_up(queues - {Stage.CLASSIFY.value} if "prefork" in str(pool_name) else queues)
 
 

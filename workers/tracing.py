@@ -1,9 +1,10 @@
-"""Per-article stage events: one structlog JSON line, one trace row, one metrics tick per event.
+"""Per-article stage events: one row in the `events` table and one structlog JSON line each.
 
-Event names are snake_case past tense (`article_fetched`, `article_failed`, ...). The same facts
-go to the `events` table (for `newsflow trace`; written by the store with the stage's result),
-the log stream (for log pipelines) and the Redis counters behind `newsflow status` and the
-Prometheus exporter.
+Event names are snake_case past tense (`article_fetched`, `article_failed`, ...). The row is
+written by the store in the same transaction as the stage's result; it feeds `newsflow trace`,
+and the metrics (`workers.event_stats`, read from the table at scrape time: no write per event
+besides the row). The log line carries the same facts for log pipelines; its schema is in
+docs/logging.md.
 """
 
 from __future__ import annotations
@@ -34,38 +35,6 @@ FAILED = "article_failed"  # quarantined
 RECOVERED = "article_recovered"  # found stranded by the reconciler and sent again
 
 
-class Metrics:
-    """Counters shared by every worker on every machine (Redis hashes), read by the exporter."""
-
-    def __init__(self, client: Any, prefix: str) -> None:
-        self._redis = client
-        self._key = f"{prefix}:metrics"
-
-    def record(
-        self, stage: str, outcome: str, duration_ms: float | None, wait_ms: float | None
-    ) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hincrby(f"{self._key}:events", f"{stage}|{outcome}", 1)
-        if duration_ms is not None:
-            pipe.hincrbyfloat(f"{self._key}:duration_ms_sum", stage, duration_ms)
-            pipe.hincrby(f"{self._key}:duration_count", stage, 1)
-        if wait_ms is not None:
-            pipe.hincrbyfloat(f"{self._key}:queue_wait_ms_sum", stage, wait_ms)
-        pipe.execute()
-
-    def count_recovered(self, stage: str, n: int) -> None:
-        """Stranded articles the reconciler sent to `stage` again."""
-        self._redis.hincrby(f"{self._key}:recovered", stage, n)
-
-    def snapshot(self) -> dict[str, dict[str, float]]:
-        out: dict[str, dict[str, float]] = {}
-        names = ("events", "duration_ms_sum", "duration_count", "queue_wait_ms_sum", "recovered")
-        for name in names:
-            raw = self._redis.hgetall(f"{self._key}:{name}")
-            out[name] = {k.decode(): float(v) for k, v in raw.items()}
-        return out
-
-
 @dataclass(frozen=True, slots=True)
 class StageContext:
     """Facts about the delivery that every event of this task carries."""
@@ -80,10 +49,7 @@ class StageContext:
 
 class Tracer:
     """Builds the events of a delivery, and once the store has saved them (in the same
-    transaction as the stage's result), writes them to the log and the shared counters."""
-
-    def __init__(self, metrics: Metrics | None) -> None:
-        self._metrics = metrics
+    transaction as the stage's result), writes them to the log."""
 
     @staticmethod
     def event(
@@ -111,24 +77,27 @@ class Tracer:
             detail={k: v for k, v in (detail or {}).items() if _jsonable(v)},
         )
 
-    def emit(self, ctx: StageContext, records: list[EventRecord], level: str = "info") -> None:
+    @staticmethod
+    def emit(ctx: StageContext, records: list[EventRecord], level: str = "info") -> None:
         for record in records:
-            getattr(log, level)(
-                record.event,
-                article_id=record.article_id,
-                url=ctx.url,
-                stage=record.stage,
-                outcome=record.outcome,
-                duration_ms=record.duration_ms,
-                queue_wait_ms=record.queue_wait_ms,
-                attempt=record.attempt,
-                worker=record.worker,
-                detail=record.detail,
-            )
-            if self._metrics is not None:
-                self._metrics.record(
-                    record.stage, record.outcome, record.duration_ms, record.queue_wait_ms
-                )
+            log_event(record, ctx.url, level)
+
+
+def log_event(record: EventRecord, url: str | None, level: str = "info") -> None:
+    """The log line of one stage event: the schema of docs/logging.md (its row's columns, with
+    the article's URL where the emitter knows it)."""
+    getattr(log, level)(
+        record.event,
+        article_id=record.article_id,
+        url=url,
+        stage=record.stage,
+        outcome=record.outcome,
+        duration_ms=record.duration_ms,
+        queue_wait_ms=record.queue_wait_ms,
+        attempt=record.attempt,
+        worker=record.worker,
+        detail=record.detail,
+    )
 
 
 def _jsonable(value: Any) -> bool:

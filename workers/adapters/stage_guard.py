@@ -15,8 +15,9 @@ that hangs keeps its heartbeat; its locks still end with their expiry.
 
 Keys (under the deployment prefix): `{prefix}:lock:{stage}:{article}` holds
 "holder|unfinished deliveries|lock end (ms)", `{prefix}:alive:{host}:{pid}` a stage-running
-process's heartbeat, whose value says which queues the process consumes (JSON
-`{"queues": [...]}`; an empty list where it is not known), and `{prefix}:heartbeats` a sorted
+process's heartbeat, whose value says which queues the process consumes and the Celery worker
+it belongs to (JSON `{"queues": [...], "node": "..."}`; an empty list and no node where it is
+not known), and `{prefix}:heartbeats` a sorted
 set of those processes by last beat, so "who is alive, on which queues" (`live_processes`) is
 two round trips instead of a scan of every key. Lock ends are computed from the caller's clock:
 machines' clocks must agree to well within the lock's length (minutes), as NTP keeps them.
@@ -37,6 +38,7 @@ from typing import Any
 import redis
 
 from workers.errors import InfrastructureError
+from workers.healthcheck import touch as touch_health_file
 
 # One key per (stage, article) holds "holder|deliveries|until_ms": the lock and the count of
 # unfinished deliveries together, so an admission is one GET and one SET inside the script and a
@@ -124,14 +126,19 @@ def dead_local_holder(holder: str, hostname: str | None = None) -> bool:
 
 class Heartbeat:
     """Keeps this process's heartbeat key alive from a daemon thread (started on first use in
-    each process: a forked child starts its own). `queues` are the queues the process consumes,
-    carried in the key's value for dashboards ("workers per queue")."""
+    each process: a forked child starts its own). `queues` are the queues the process consumes
+    and `node` the Celery worker (node name) it belongs to, carried in the key's value for
+    dashboards and metrics ("workers per queue"). Each beat also touches the file the
+    container's liveness probe reads (workers.healthcheck), whether or not Redis answers."""
 
-    def __init__(self, client: Any, key_prefix: str, queues: Iterable[str] = ()) -> None:
+    def __init__(
+        self, client: Any, key_prefix: str, queues: Iterable[str] = (), node: str = ""
+    ) -> None:
         self._client = client
         self._prefix = key_prefix
         self._pid = 0
         self.queues: frozenset[str] = frozenset(queues)
+        self.node = node
 
     def ensure_running(self) -> None:
         if self._pid == os.getpid():
@@ -143,9 +150,13 @@ class Heartbeat:
     def beat(self) -> None:
         # On a Redis error the next beat will do; our locks may be taken over meanwhile, which
         # the stages' idempotence makes harmless.
+        touch_health_file()
         process = process_id()
         now = time.time()
-        value = json.dumps({"queues": sorted(self.queues)})
+        payload: dict[str, Any] = {"queues": sorted(self.queues)}
+        if self.node:
+            payload["node"] = self.node
+        value = json.dumps(payload)
         with contextlib.suppress(redis.RedisError):
             pipe = self._client.pipeline(transaction=False)
             pipe.set(alive_key(self._prefix, process), value, ex=HEARTBEAT_TTL_S)
@@ -176,11 +187,13 @@ def heartbeats_key(key_prefix: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LiveProcess:
-    """A process with a live heartbeat: "host:pid" and the queues it consumes (empty when the
-    process did not say, e.g. one started by an older release)."""
+    """A process with a live heartbeat: "host:pid", the queues it consumes (empty when the
+    process did not say, e.g. one started by an older release) and its Celery node name ("" when
+    it did not say)."""
 
     process: str
     queues: frozenset[str]
+    node: str = ""
 
     @property
     def host(self) -> str:
@@ -198,22 +211,26 @@ def live_processes(client: Any, key_prefix: str) -> list[LiveProcess]:
         if raw is None:
             continue  # its key expired: the process stopped beating
         try:
-            queues = frozenset(str(q) for q in json.loads(raw).get("queues") or ())
+            payload = json.loads(raw)
+            queues = frozenset(str(q) for q in payload.get("queues") or ())
+            node = str(payload.get("node") or "")
         except (ValueError, TypeError, AttributeError):
-            queues = frozenset()  # "1": the value of releases before queues were recorded
-        live.append(LiveProcess(process, queues))
+            queues, node = frozenset(), ""  # "1": the value of releases before queues
+        live.append(LiveProcess(process, queues, node))
     return live
 
 
 def workers_per_queue(
     processes: Iterable[LiveProcess], queues: Iterable[str]
 ) -> dict[str, dict[str, int]]:
-    """Per queue: live processes consuming it and the hosts they run on."""
+    """Per queue: live processes consuming it, the hosts they run on, and the workers (Celery
+    nodes; a process that names none counts as its own)."""
     found = list(processes)
     return {
         queue: {
             "processes": sum(1 for p in found if queue in p.queues),
             "hosts": len({p.host for p in found if queue in p.queues}),
+            "workers": len({p.node or p.process for p in found if queue in p.queues}),
         }
         for queue in queues
     }

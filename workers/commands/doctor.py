@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from workers.app import create_app
     from workers.doctor import Verdict, run_checks
-    from workers.observe import queue_depths, stranded_now
+    from workers.observe import queue_consumers, queue_depths, stranded_now
     from workers.services import Services
     from workers.store import migrate
     from workers.store.repository import make_engine
@@ -55,7 +55,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             celery.close()
         if not answer:
-            return None
+            # No worker answered remote control (none runs, or it is disabled): the
+            # heartbeats say who consumes what, as the metrics do.
+            beating = queue_consumers(svc.redis, settings.key_prefix)
+            found = {q: n["workers"] for q, n in beating.items() if n["workers"]}
+            return found or None
         counts: dict[str, int] = {}
         for queues in answer.values():
             for queue in queues:

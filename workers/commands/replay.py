@@ -42,7 +42,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from workers.queueing import CeleryPublisher
     from workers.reconciler import RedisQueueProbe, reconcile
     from workers.services import Services
-    from workers.tracing import Metrics
 
     svc = Services(settings)
     if args.stuck:
@@ -52,7 +51,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             svc.stage_guard,
             svc.deferrals,
             CeleryPublisher(app),
-            Metrics(svc.redis, settings.key_prefix),
             stranded_after=settings.stranded_after if args.older_than is None else args.older_than,
             worker="newsflow replay --stuck",
             limit=args.limit,

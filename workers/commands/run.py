@@ -43,13 +43,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    import structlog  # not at the top: `newsflow --help` must not load it
+
     supervisor.start()
-    started = ", ".join(f"{n} (pid {p.pid})" for n, p in supervisor.processes.items())
-    print(f"started {started}", flush=True)
+    log = structlog.get_logger("newsflow.supervisor")
+    log.info("processes_started", processes={n: p.pid for n, p in supervisor.processes.items()})
     try:
         while not stopping:
             if not supervisor.poll():
-                print(f"giving up: {supervisor.gave_up}; stopping the rest", flush=True)
+                log.error("supervisor_gave_up", reason=supervisor.gave_up)
                 return 1
             time.sleep(0.5)
     finally:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
+import sys
+from typing import Any
 
 from workers.pipeline import QUEUES
 from workers.settings import Settings
@@ -68,7 +71,13 @@ def worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
     pool = args.pool or ("threads" if set(queues) <= IO_BOUND else "prefork")
     concurrency = args.concurrency or default_concurrency(pool, queues, os.cpu_count() or 1)
     name = args.name or f"{'-'.join(queues)}.{os.getpid()}@{socket.gethostname()}"
+    from workers.logconfig import uses_json
+
+    # Celery's start-up banner is plain text on stdout: with JSON logs the `worker_started`
+    # event (workers/app.py) says the same in one JSON line instead.
+    quiet = ["--quiet"] if uses_json(settings.log_format) else []
     return [
+        *quiet,
         "worker",
         f"--queues={','.join(queues)}",
         f"--pool={pool}",
@@ -87,7 +96,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from celery.bin.celery import celery as celery_command
 
     from workers.app import app
+    from workers.logconfig import uses_json
 
+    if uses_json(settings.log_format):
+        _say_in_json()
     # What app.start() does, keeping the exit code it drops: a worker that stops on an
     # unrecoverable error (kombu can crash closing a channel to a restarting Redis) must exit
     # non-zero, or a restart-on-failure supervisor leaves it dead.
@@ -99,3 +111,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         celery_command.params[0].default = None
     return int(code or 0)
+
+
+def _say_in_json() -> None:
+    """Celery writes its shutdown messages ("worker: Warm shutdown (MainProcess)") with
+    os.write straight to the stdout file descriptor, past any Python-level stream: make them
+    one JSON line each, written the same way (safe in the signal handler it runs in)."""
+    import celery.apps.worker as celery_worker
+
+    from workers.logconfig import json_line
+
+    def say(msg: str, f: Any = sys.__stderr__) -> None:
+        with contextlib.suppress(OSError, AttributeError, ValueError):  # best effort, as Celery's
+            os.write(f.fileno(), json_line(msg.strip(), "info", "celery.apps.worker").encode())
+
+    celery_worker.safe_say = say

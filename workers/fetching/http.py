@@ -229,6 +229,7 @@ class HttpFetcher:
             fetched_at=datetime.now(UTC),
             elapsed_ms=(time.monotonic() - started) * 1000.0,
             redirects=tuple(resp.redirects),
+            body_bytes=len(body),
         )
 
     def get_feed(

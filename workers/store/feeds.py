@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, delete, select, update
+from sqlalchemy import CursorResult, Engine, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workers.feedspec import FEED_KINDS, MIN_INTERVAL_S, FeedSpec
@@ -151,6 +151,46 @@ class FeedStore:
     def all(self) -> list[FeedState]:
         with self._session() as s:
             return [_state(r) for r in s.scalars(select(Feed).order_by(Feed.url))]
+
+    def health_counts(self, overdue_before: datetime) -> dict[str, int]:
+        """How many feeds there are, and how many are disabled, failing (enabled, with failed
+        polls since the last success) and overdue (enabled and due before `overdue_before`):
+        one pass over the feeds table."""
+        failing = Feed.consecutive_failures > 0
+        overdue = Feed.next_due_at < overdue_before
+        with self._session() as s:
+            rows = s.execute(
+                select(Feed.enabled, failing, overdue, func.count()).group_by(
+                    Feed.enabled, failing, overdue
+                )
+            )
+            counts = {"total": 0, "enabled": 0, "disabled": 0, "failing": 0, "overdue": 0}
+            for enabled, is_failing, is_overdue, n in rows:
+                counts["total"] += n
+                if not enabled:
+                    counts["disabled"] += n
+                    continue
+                counts["enabled"] += n
+                counts["failing"] += n if is_failing else 0
+                counts["overdue"] += n if is_overdue else 0
+            return counts
+
+    def troubled(self, overdue_before: datetime, limit: int = 20) -> list[FeedState]:
+        """Feeds an operator should look at: disabled, failing or overdue; the worst first."""
+        with self._session() as s:
+            rows = s.scalars(
+                select(Feed)
+                .where(
+                    or_(
+                        Feed.enabled.is_(False),
+                        Feed.consecutive_failures > 0,
+                        Feed.next_due_at < overdue_before,
+                    )
+                )
+                .order_by(Feed.enabled, Feed.consecutive_failures.desc(), Feed.next_due_at)
+                .limit(limit)
+            )
+            return [_state(r) for r in rows]
 
     def claim_due(self, now: datetime | None = None, limit: int = 1000) -> list[str]:
         """Claim up to `limit` due feeds: each URL is returned to exactly one caller per slot.
