@@ -74,9 +74,14 @@ def sites() -> Iterator[DemoSites]:
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = condition()
+        try:
+            value = condition()
+        except StaleElementReferenceException:
+            value = None  # the page redrew the element between finding and reading it
         if value:
             return value
         time.sleep(0.5)
