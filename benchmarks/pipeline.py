@@ -629,6 +629,7 @@ def _limit_init(settings: Settings) -> None:
 
 def _limit_one(url_and_id: tuple[str, str]) -> dict[str, float]:
     """One article through the same steps the workers run, handing values on in memory."""
+    from workers.errors import PermanentError, SkipArticle, TransientError
     from workers.models import CleanedArticle, FetchedPage
     from workers.pipeline import Stage
     from workers.store.repository import StageInput
@@ -639,7 +640,12 @@ def _limit_one(url_and_id: tuple[str, str]) -> dict[str, float]:
     inp = StageInput(article_id=article_id, url=url, status="queued", attempts=0)
     for stage in (Stage.FETCH, Stage.CLEAN, Stage.DEDUP, Stage.CLASSIFY):
         t0 = time.process_time()
-        result = steps[stage](inp, None)
+        try:
+            result = steps[stage](inp, None)
+        except (SkipArticle, PermanentError, TransientError):
+            # The article ends here, as in the pipeline (skipped, quarantined or retried).
+            spent[stage.value] = time.process_time() - t0
+            break
         spent[stage.value] = time.process_time() - t0
         if isinstance(result.output, FetchedPage):
             inp = StageInput(article_id, url, "fetched", 0, page=result.output)
