@@ -76,5 +76,28 @@ def test_settings_sizes_the_dedup_window_with_the_measured_bytes_per_article() -
     assert f"{measured.group(1)} bytes" in comment
 
 
+def test_the_pipeline_benchmark_options_the_docs_use_exist() -> None:
+    """docs/performance.md and docs/scaling.md give benchmarks/pipeline.py command lines; every
+    option they pass must be one the script takes."""
+    script = _read("benchmarks/pipeline.py")
+    offered = set(re.findall(r'add_argument\(\s*"(--[a-z-]+)"', script))
+    for doc in ("docs/performance.md", "docs/scaling.md"):
+        for line in _read(doc).splitlines():
+            if "benchmarks/pipeline.py" not in line:
+                continue
+            command = line.split("pipeline.py", 1)[1].split("`", 1)[0]  # to the end of the code
+            used = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", command))
+            assert used <= offered, (doc, line, used - offered)
+
+
+def test_the_documented_classify_layout_is_the_worker_default() -> None:
+    """docs/performance.md sizes machines with one classify process per two cores."""
+    from workers.commands.worker import default_concurrency
+
+    assert "one per two cores" in _read("docs/performance.md")
+    assert default_concurrency("prefork", ["classify"], 8) == 4
+    assert default_concurrency("prefork", ["clean"], 8) == 8
+
+
 def _read(path: str) -> str:
     return (ROOT / path).read_text(encoding="utf-8")
