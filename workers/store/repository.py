@@ -11,12 +11,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
     Engine,
     Table,
+    Update,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -27,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ClauseElement
 
 from workers.models import Classification, CleanedArticle, DedupVerdict, FetchedPage
 from workers.pipeline import PENDING, Stage, Status, status_before
@@ -213,30 +217,50 @@ class ArticleStore:
 
     # --- what a stage starts from ---------------------------------------------------------------
     def load_input(self, article_id: str, stage: Stage) -> StageInput | None:
-        """The article as `stage` needs it (one read transaction), or None when unknown."""
-        with self._session() as s:
-            row = s.get(Article, article_id)
-            if row is None:
-                return None
-            page = None
-            cleaned = None
-            waiting = row.status == status_before(stage).value
-            if waiting and stage is Stage.CLEAN:
-                stored = s.get(Page, article_id)
-                if stored is None:
-                    raise LookupError(f"article {article_id} has no stored page")
-                page = _page(row, stored)
-            elif waiting and stage in (Stage.DEDUP, Stage.CLASSIFY):
-                cleaned = _cleaned(row)
-            return StageInput(
-                article_id=row.id,
+        """The article as `stage` needs it (one read), or None when unknown. A Core query of
+        just the columns the stage uses, not an ORM load of the whole row: it runs once per
+        stage of every article, and the ORM's identity map and object set-up cost more than
+        the read (docs/performance.md)."""
+        a = _ARTICLES
+        columns = [a.c.id, a.c.url, a.c.status, a.c.attempts, a.c.canonical_url]
+        if stage in (Stage.DEDUP, Stage.CLASSIFY):
+            columns += [a.c[name] for name in _CLEANED_COLUMNS]
+        query = select(*columns)
+        if stage is Stage.CLEAN:
+            p = _PAGES
+            query = select(
+                *columns, *(p.c[name].label(f"page_{name}") for name in _PAGE_COLUMNS)
+            ).select_from(a.outerjoin(p, p.c.article_id == a.c.id))
+        with self.engine.connect() as conn:
+            row = conn.execute(query.where(a.c.id == article_id)).one_or_none()
+        if row is None:
+            return None
+        page = None
+        cleaned = None
+        waiting = row.status == status_before(stage).value
+        if waiting and stage is Stage.CLEAN:
+            if row.page_html is None:
+                raise LookupError(f"article {article_id} has no stored page")
+            page = FetchedPage(
                 url=row.url,
-                status=row.status,
-                attempts=row.attempts or 0,
-                canonical_url=row.canonical_url,
-                page=page,
-                cleaned=cleaned,
+                final_url=row.page_final_url,
+                status=row.page_http_status,
+                content_type=row.page_content_type,
+                encoding=row.page_encoding,
+                html=row.page_html,
+                fetched_at=_aware(row.page_fetched_at) or utcnow(),
             )
+        elif waiting and stage in (Stage.DEDUP, Stage.CLASSIFY):
+            cleaned = _cleaned(row)
+        return StageInput(
+            article_id=row.id,
+            url=row.url,
+            status=row.status,
+            attempts=row.attempts or 0,
+            canonical_url=row.canonical_url,
+            page=page,
+            cleaned=cleaned,
+        )
 
     # --- moving an article on -------------------------------------------------------------------
     def complete_stage(
@@ -561,16 +585,17 @@ class ArticleStore:
     def _move(s: Session, article_id: str, stage: Stage, values: dict[str, Any]) -> bool:
         """UPDATE the article with `values` only while it waits for `stage`. The write comes
         first in the transaction, so SQLite takes its write lock (waiting its busy timeout)
-        instead of failing to upgrade a read snapshot. Core statements on the tables, not the
-        ORM classes: the ORM's bulk path (compile state, session synchronisation) cost more
-        than the SQL itself, once per stage of every article."""
-        table = _ARTICLES
-        result = s.connection().execute(
-            update(table)
-            .where(table.c.id == article_id, table.c.status == status_before(stage).value)
-            .values(**values)
-        )
-        return _rowcount(result) == 1
+        instead of failing to upgrade a read snapshot. A Core statement built once per set of
+        columns: the ORM's bulk path and a fresh statement per call (its cache key computed
+        every time) cost more than the SQL itself, once per stage of every article."""
+        before = status_before(stage).value
+        if any(isinstance(v, ClauseElement) for v in values.values()):  # e.g. attempts + 1
+            t = _ARTICLES
+            dynamic = update(t).where(t.c.id == article_id, t.c.status == before).values(**values)
+            return _rowcount(s.connection().execute(dynamic)) == 1
+        statement = _move_statement(tuple(sorted(values)))
+        params = {**values, "_article_id": article_id, "_before": before}
+        return _rowcount(s.connection().execute(statement, params)) == 1
 
     @staticmethod
     def _add_events(s: Session, events: Sequence[EventRecord]) -> None:
@@ -578,9 +603,26 @@ class ArticleStore:
             s.connection().execute(insert(_EVENTS), [_event_row(e) for e in events])
 
 
-# The tables behind the ORM classes, for the Core statements of the per-stage write path.
+# The tables behind the ORM classes, for the Core statements of the per-stage read and write.
 _ARTICLES = cast(Table, Article.__table__)
 _EVENTS = cast(Table, Event.__table__)
+_PAGES = cast(Table, Page.__table__)
+_PAGE_COLUMNS = ("final_url", "http_status", "content_type", "encoding", "html", "fetched_at")
+_CLEANED_COLUMNS = (
+    "title", "text", "lead", "authors", "published_at", "modified_at", "language",
+    "site_name", "top_image", "section", "tags",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=64)
+def _move_statement(columns: tuple[str, ...]) -> Update:
+    """UPDATE articles SET <columns> WHERE id = :_article_id AND status = :_before."""
+    t = _ARTICLES
+    return (
+        update(t)
+        .where(t.c.id == bindparam("_article_id"), t.c.status == bindparam("_before"))
+        .values({name: bindparam(name) for name in columns})
+    )
 
 
 def _rowcount(result: Any) -> int:
@@ -641,19 +683,8 @@ def _output_columns(output: StageOutput) -> dict[str, Any]:
     return columns
 
 
-def _page(row: Article, page: Page) -> FetchedPage:
-    return FetchedPage(
-        url=row.url,
-        final_url=page.final_url,
-        status=page.http_status,
-        content_type=page.content_type,
-        encoding=page.encoding,
-        html=page.html,
-        fetched_at=_aware(page.fetched_at) or utcnow(),
-    )
-
-
-def _cleaned(row: Article) -> CleanedArticle:
+def _cleaned(row: Any) -> CleanedArticle:
+    """The cleaned article from a row of the `_CLEANED_COLUMNS` (and id)."""
     if row.text is None or row.title is None:
         raise LookupError(f"article {row.id} has not been cleaned")
     return CleanedArticle(
