@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 
 from workers.services import Services
 from workers.settings import Settings
+from workers.store import ArticleStore, open_store
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -88,6 +89,16 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[ArticleStore]:
+    """The real article store, once on SQLite and once on PostgreSQL: a test that takes it
+    states a behaviour of both (a module may override it with a store of its own)."""
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    real = open_store(url)
+    yield real
+    real.engine.dispose()
 
 
 @pytest.fixture

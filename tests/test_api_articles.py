@@ -3,7 +3,6 @@ pages with an opaque cursor, refused parameters; and the field names the event s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,19 +11,11 @@ from sqlalchemy import update
 from tests import article_support as articles
 from workers.api.articles import MAX_LIMIT, ApiError, get_article, list_articles
 from workers.events.envelope import build_envelope
-from workers.store import ArticleStore, open_store
+from workers.store import ArticleStore
 from workers.store.outbox import EventOutbox, Position
 from workers.store.schema import Article
 
 BASE = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[ArticleStore]:
-    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    real = open_store(url)
-    yield real
-    real.engine.dispose()
 
 
 def created(store: ArticleStore, article_id: str, at: datetime) -> None:

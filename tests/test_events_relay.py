@@ -4,7 +4,6 @@ PostgreSQL, with the real Redis; the cursor lives in the database."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,14 +18,6 @@ from workers.store.outbox import EventOutbox, Position
 from workers.store.schema import Event
 
 SOURCE = "newsflow://test"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[ArticleStore]:
-    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    real = open_store(url)
-    yield real
-    real.engine.dispose()
 
 
 @pytest.fixture

@@ -35,14 +35,6 @@ def event(article_id: str, name: str = "article_fetched") -> EventRecord:
     return EventRecord(article_id=article_id, event=name, stage="fetch", outcome="ok", at=NOW)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[ArticleStore]:
-    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    real = open_store(url)
-    yield real
-    real.engine.dispose()
-
-
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def any_store(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Any]:
     """The contract's subjects: the in-memory fake and the real store."""

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from workers.feedspec import FeedSpec
 from workers.pipeline import Stage
-from workers.store import ArticleStore, EventRecord, open_store
+from workers.store import ArticleStore, EventRecord
 from workers.store.feeds import DISABLE_AFTER, FeedStore
 from workers.store.reports import (
     feed_health,
@@ -22,14 +19,6 @@ from workers.store.reports import (
 
 # Mid-minute, so "a minute ago" and "now" fall in different buckets.
 NOW = datetime(2026, 11, 30, 12, 0, 30, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[ArticleStore]:
-    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    real = open_store(url)
-    yield real
-    real.engine.dispose()
 
 
 def add(
