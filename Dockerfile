@@ -22,8 +22,10 @@ RUN python -m venv /opt/newsflow \
 FROM python:3.11-slim
 # `newsflow serve` listens on every interface in a container (its port is published or scraped
 # from outside); outside one it keeps the loopback default.
+# MALLOC_ARENA_MAX: two malloc arenas per process keep threaded workers' memory down (see
+# workers/processes.py, where `newsflow run` sets the same for its children).
 ENV PATH=/opt/newsflow/bin:$PATH PYTHONUNBUFFERED=1 NEWSFLOW_LOG_FORMAT=json \
-    NEWSFLOW_SERVE_HOST=0.0.0.0 NEWSFLOW_SERVE_PORT=9464
+    NEWSFLOW_SERVE_HOST=0.0.0.0 NEWSFLOW_SERVE_PORT=9464 MALLOC_ARENA_MAX=2
 RUN useradd --create-home --uid 10001 newsflow
 COPY --from=build /opt/newsflow /opt/newsflow
 COPY --chown=newsflow:newsflow config /app/config

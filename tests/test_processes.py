@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import tempfile
 import time
 
 from workers.processes import GIVE_UP_AFTER, PROCESS_TYPES, Supervisor, process_commands
@@ -59,3 +60,23 @@ def test_a_process_that_keeps_dying_makes_the_supervisor_give_up() -> None:
         assert "last exit code 3" in supervisor.gave_up
     finally:
         supervisor.stop(timeout=5)
+
+
+def test_children_start_with_two_malloc_arenas_unless_the_operator_chose() -> None:
+    """Threaded workers hold far less memory with two glibc arenas (docs/performance.md)."""
+    from workers.processes import child_environment
+
+    assert child_environment({"PATH": "/bin"})["MALLOC_ARENA_MAX"] == "2"
+    assert child_environment({"MALLOC_ARENA_MAX": "8"})["MALLOC_ARENA_MAX"] == "8"
+
+
+def test_a_supervised_process_sees_the_arena_cap() -> None:
+    command = [sys.executable, "-c", "import os; print(os.environ.get('MALLOC_ARENA_MAX'))"]
+    with tempfile.TemporaryFile() as out:
+        supervisor = Supervisor(
+            {"probe": command}, env={"PATH": "/usr/bin:/bin"}, output=out, restart=False
+        )
+        supervisor.start()
+        supervisor.processes["probe"].wait(30)
+        out.seek(0)
+        assert out.read().strip() == b"2"
