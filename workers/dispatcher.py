@@ -19,8 +19,7 @@ import structlog
 
 from workers.adapters.deferrals import POP_BATCH, DeferredDelivery
 from workers.errors import InfrastructureError
-from workers.models import SlotReservation
-from workers.pipeline import Stage
+from workers.pipeline import Stage, StagePublisher
 
 log = structlog.get_logger("newsflow.dispatcher")
 
@@ -37,18 +36,8 @@ class DueDeferrals(Protocol):
     def defer(self, delivery: DeferredDelivery, at: float) -> None: ...
 
 
-class Publisher(Protocol):
-    def send(
-        self,
-        stage: Stage,
-        article_id: str,
-        reservation: SlotReservation | None = None,
-        infra_attempt: int = 0,
-    ) -> None: ...
-
-
 def dispatch_due(
-    deferrals: DueDeferrals, publisher: Publisher, limit: int = POP_BATCH
+    deferrals: DueDeferrals, publisher: StagePublisher, limit: int = POP_BATCH
 ) -> tuple[int, float | None]:
     """Publish what is due; returns (how many were sent, seconds until the next is due)."""
     due, next_in = deferrals.pop_due(limit)
@@ -76,7 +65,9 @@ def _put_back(deferrals: DueDeferrals, entries: list[DeferredDelivery]) -> None:
         log.warning("deferrals_left_to_reconciler", count=len(entries))
 
 
-def run_dispatcher(deferrals: DueDeferrals, publisher: Publisher, stop: threading.Event) -> None:
+def run_dispatcher(
+    deferrals: DueDeferrals, publisher: StagePublisher, stop: threading.Event
+) -> None:
     """Dispatch due deferrals until `stop` is set."""
     log.debug("dispatcher_started")
     while not stop.is_set():

@@ -9,7 +9,10 @@ says which stage an article in a given status needs next (the reconciler and rep
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final, Protocol
+
+if TYPE_CHECKING:
+    from workers.models import SlotReservation
 
 
 class Stage(StrEnum):
@@ -104,3 +107,17 @@ def as_stage(name: str) -> Stage:
         return Stage(name)
     except ValueError:
         raise ValueError(f"unknown stage {name!r}; stages are {', '.join(STAGES)}") from None
+
+
+class StagePublisher(Protocol):
+    """Sends an article to a stage's queue (workers.queueing.CeleryPublisher in production).
+    The runner, the dispatcher, the reconciler and ingest all publish through this one shape;
+    raises InfrastructureError when the broker cannot be reached."""
+
+    def send(
+        self,
+        stage: Stage,
+        article_id: str,
+        reservation: SlotReservation | None = None,
+        infra_attempt: int = 0,
+    ) -> None: ...

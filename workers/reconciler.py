@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import structlog
 
 from workers.errors import InfrastructureError
-from workers.pipeline import Stage, Status, waiting_stage
+from workers.pipeline import Stage, StagePublisher, Status, waiting_stage
 from workers.store.repository import EventRecord, PendingArticle, utcnow
 from workers.tracing import RECOVERED, log_event
 
@@ -62,10 +62,6 @@ class LockView(Protocol):
 
 class DeferralView(Protocol):
     def scheduled(self, stage: str, article_ids: list[str]) -> set[str]: ...
-
-
-class Publisher(Protocol):
-    def send(self, stage: Stage, article_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +126,7 @@ def reconcile(
     queues: QueueProbe,
     locks: LockView,
     deferrals: DeferralView,
-    publisher: Publisher,
+    publisher: StagePublisher,
     stranded_after: float,
     worker: str = "",
     now: datetime | None = None,

@@ -47,7 +47,15 @@ from workers.errors import (
     TransientError,
 )
 from workers.models import SlotReservation
-from workers.pipeline import Stage, Status, is_done, next_stage, status_after, status_before
+from workers.pipeline import (
+    Stage,
+    StagePublisher,
+    Status,
+    is_done,
+    next_stage,
+    status_after,
+    status_before,
+)
 from workers.steps import Step, StepResult
 from workers.store.repository import EventRecord, StageInput, StageOutput
 from workers.tracing import (
@@ -169,16 +177,6 @@ class Deferrals(Protocol):
     def defer(self, delivery: DeferredDelivery, at: float) -> None: ...
 
 
-class Publisher(Protocol):
-    def send(
-        self,
-        stage: Stage,
-        article_id: str,
-        reservation: SlotReservation | None = None,
-        infra_attempt: int = 0,
-    ) -> None: ...
-
-
 # Failures of our own database, Redis or broker as their libraries raise them (SQLAlchemy's and
 # redis-py's errors): given by the wiring, so this module imports neither.
 InfraErrors = tuple[type[BaseException], ...]
@@ -205,7 +203,7 @@ class StageRunner:
         store: RunnerStore,
         guard: Guard,
         deferrals: Deferrals,
-        publisher: Publisher,
+        publisher: StagePublisher,
         steps: Mapping[Stage, Step],
         tracer: Tracer,
         policy: RetryPolicy,

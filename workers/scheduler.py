@@ -24,8 +24,8 @@ import structlog
 
 from workers.dispatcher import run_dispatcher
 from workers.healthcheck import touch as touch_health_file
+from workers.pipeline import StagePublisher
 from workers.reconciler import ReconcileReport, RedisQueueProbe, reconcile
-from workers.runner import Publisher
 from workers.services import Services
 
 log = structlog.get_logger("newsflow.scheduler")
@@ -58,7 +58,7 @@ def scheduler_tick(
     return len(claimed)
 
 
-def reconcile_once(svc: Services, publisher: Publisher, owner: str) -> ReconcileReport | None:
+def reconcile_once(svc: Services, publisher: StagePublisher, owner: str) -> ReconcileReport | None:
     """One reconciler pass, if no other scheduler ran one within the interval."""
     interval = svc.settings.reconcile_interval
     lock_key = svc.key("scheduler", "reconcile")
@@ -82,7 +82,7 @@ def reconcile_once(svc: Services, publisher: Publisher, owner: str) -> Reconcile
 def run_scheduler(
     svc: Services,
     enqueue_crawl: Callable[[str], None],
-    publisher: Publisher,
+    publisher: StagePublisher,
     tick_seconds: float,
     stop: threading.Event | None = None,
 ) -> None:

@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
 
 import structlog
 
 from workers.discovery import DiscoveredEntry, discover
 from workers.errors import Deferred, InfrastructureError, PermanentError, TransientError
 from workers.fetching.urls import canonicalize_url
-from workers.pipeline import Stage, first_stage
+from workers.pipeline import StagePublisher, first_stage
 from workers.services import Services
 from workers.store.repository import new_article_id, utcnow
 
@@ -29,10 +28,6 @@ log = structlog.get_logger("newsflow.sources")
 # URLs recorded, claimed and sent per transaction: a crawl cut short by its time limit keeps
 # everything up to the last batch, and the next poll resumes after it (the seen-set remembers).
 BATCH = 500
-
-
-class StagePublisher(Protocol):
-    def send(self, stage: Stage, article_id: str) -> None: ...
 
 
 @dataclass(slots=True)
