@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Engine,
+    Select,
     Table,
     Update,
     and_,
@@ -221,18 +222,8 @@ class ArticleStore:
         just the columns the stage uses, not an ORM load of the whole row: it runs once per
         stage of every article, and the ORM's identity map and object set-up cost more than
         the read (docs/performance.md)."""
-        a = _ARTICLES
-        columns = [a.c.id, a.c.url, a.c.status, a.c.attempts, a.c.canonical_url]
-        if stage in (Stage.DEDUP, Stage.CLASSIFY):
-            columns += [a.c[name] for name in _CLEANED_COLUMNS]
-        query = select(*columns)
-        if stage is Stage.CLEAN:
-            p = _PAGES
-            query = select(
-                *columns, *(p.c[name].label(f"page_{name}") for name in _PAGE_COLUMNS)
-            ).select_from(a.outerjoin(p, p.c.article_id == a.c.id))
         with self.engine.connect() as conn:
-            row = conn.execute(query.where(a.c.id == article_id)).one_or_none()
+            row = conn.execute(_input_query(stage), {"_article_id": article_id}).one_or_none()
         if row is None:
             return None
         page = None
@@ -612,6 +603,23 @@ _CLEANED_COLUMNS = (
     "title", "text", "lead", "authors", "published_at", "modified_at", "language",
     "site_name", "top_image", "section", "tags",
 )  # fmt: skip
+
+
+@lru_cache(maxsize=8)
+def _input_query(stage: Stage) -> Select[Any]:
+    """SELECT the columns `stage` starts from (its page for clean, the cleaned text for dedup
+    and classify) WHERE id = :_article_id; built once per stage."""
+    a = _ARTICLES
+    columns = [a.c.id, a.c.url, a.c.status, a.c.attempts, a.c.canonical_url]
+    if stage in (Stage.DEDUP, Stage.CLASSIFY):
+        columns += [a.c[name] for name in _CLEANED_COLUMNS]
+    query = select(*columns)
+    if stage is Stage.CLEAN:
+        p = _PAGES
+        query = select(
+            *columns, *(p.c[name].label(f"page_{name}") for name in _PAGE_COLUMNS)
+        ).select_from(a.outerjoin(p, p.c.article_id == a.c.id))
+    return query.where(a.c.id == bindparam("_article_id"))
 
 
 @lru_cache(maxsize=64)
