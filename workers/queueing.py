@@ -63,11 +63,6 @@ class CeleryPublisher:
             raise InfrastructureError("broker_unavailable", f"publish {stage}: {exc}") from exc
 
 
-def enqueue_stage(celery: Any, stage: Stage, article_id: str) -> None:
-    """Send `article_id` to `stage`'s queue."""
-    CeleryPublisher(celery).send(stage, article_id)
-
-
 def enqueue_crawl(celery: Any, feed_url: str) -> None:
     try:
         celery.send_task(
