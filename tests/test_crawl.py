@@ -43,6 +43,9 @@ def svc(
         database_url=f"sqlite:///{tmp_path / 'crawl.db'}",
         key_prefix=key_prefix,
         allow_hosts=f"127.0.0.1:{server.port}",
+        # These tests are about feeds and sitemaps, not politeness: every document comes from
+        # one local host (the default `*=1` rate is tested in test_fetch_ratelimit.py and
+        # tests/integration/test_politeness.py, and by the slowed host below).
         fetch_host_rates="*=100",
     )
     return Services(settings)

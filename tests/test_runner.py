@@ -293,6 +293,7 @@ def test_a_deferred_delivery_brings_its_reserved_slot_to_the_stage(h: Harness) -
 
 
 def test_waiting_for_a_polite_host_never_exhausts_the_retries() -> None:
+    # A budget of one retry (the default is 5, used above) makes any spent retry show at once.
     h = Harness(RetryPolicy(max_retries=1))
     h.store.add("a1", "https://news.example/a")
     h.fails(Stage.FETCH, Deferred("host_busy", NOW + 1))

@@ -116,6 +116,8 @@ def test_the_page_follows_an_ingest_and_opens_a_trace_from_the_search_box(
 ) -> None:
     from selenium.webdriver.common.by import By
 
+    # A token, because replay from the page is part of what this test drives (it is off by
+    # default, which test_serve.py covers).
     settings = e2e_settings(
         e2e_redis_url, sqlite_url, sites.bases.values(), serve_token="browser-token"
     )
