@@ -41,10 +41,16 @@ from workers.errors import InfrastructureError
 from workers.healthcheck import touch as touch_health_file
 
 # One key per (stage, article) holds "holder|deliveries|until_ms": the lock and the count of
-# unfinished deliveries together, so an admission is one GET and one SET inside the script and a
-# release one GET and one DEL (two keys cost twice that; benchmarks/pipeline.py counts commands).
+# unfinished deliveries together (two keys cost twice the commands; benchmarks/pipeline.py
+# counts them). A first delivery, by far the common case, finds no key: one SET NX takes the
+# lock and counts it. Only when the key exists (a redelivery, a concurrent one, a takeover) is
+# it read and rewritten. A release is one GET and one DEL.
 # The key lives DELIVERIES_TTL_S for the count; the lock part ends at until_ms.
 _ADMIT = """
+if redis.call('SET', KEYS[1], ARGV[1] .. '|1|' .. (tonumber(ARGV[2]) + tonumber(ARGV[3])),
+              'NX', 'EX', ARGV[4]) then
+  return {1, 1, 0}
+end
 local raw = redis.call('GET', KEYS[1])
 local n = 0
 if raw then
