@@ -171,6 +171,25 @@ def test_a_reservation_for_another_host_does_not_count(
         limiter.acquire("a.example", reservation=SlotReservation("b.example", time.time()))
 
 
+def test_a_host_has_one_key_and_a_slot_written_before_the_upgrade_still_holds(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """Both times of a host (its slot line and its next start) share one key, so a request
+    costs one read and one write in Redis. A key the previous release left (the slot line
+    alone, in microseconds) is still honoured: no request sneaks in before it."""
+    slept: list[float] = []
+    limiter = HostRateLimiter(
+        redis_client, key_prefix, default_rate=100.0, max_wait=5.0, sleep=slept.append
+    )
+    key = f"{key_prefix}:rate:{{old.example}}"
+    redis_client.set(key, str(int((time.time() + 2.0) * 1e6)), px=10_000)
+    waited = limiter.acquire("old.example")
+    assert 1.0 < waited <= 2.0
+    assert list(redis_client.scan_iter(match=f"{key_prefix}:rate:*")) == [key.encode()]
+    line, start = (int(t) for t in redis_client.get(key).split(b":"))  # type: ignore[union-attr]
+    assert line == start  # the request took the next slot and started at it
+
+
 def test_hosts_have_independent_slots(redis_client: redis.Redis, key_prefix: str) -> None:
     limiter = HostRateLimiter(redis_client, key_prefix, default_rate=0.1, max_wait=1.0)
     assert limiter.acquire("a.example") == 0.0

@@ -24,60 +24,78 @@ from workers.models import SlotReservation
 from workers.settings import Settings
 
 # Microseconds throughout: Redis TIME gives them and they stay exact in Lua's doubles (< 2^53).
-# Two keys per host. KEYS[1] is the slot line (the GCRA "theoretical arrival time"): a request
-# takes the next slot, or, deferred, reserves one ahead. KEYS[2] is when the next request may
-# actually start: a reserved delivery that comes back late must not crowd the one after it, so
-# every request, reserved or not, starts at least one interval after the previous start.
+# One key per host holds two times, "slot_line:next_start". The slot line is the GCRA
+# "theoretical arrival time": a request takes the next slot, or, deferred, reserves one ahead.
+# next_start is when the next request may actually start: a reserved delivery that comes back
+# late must not crowd the one after it, so every request, reserved or not, starts at least one
+# interval after the previous start. One key, not two: an acquisition is one GET and one SET
+# inside the script (benchmarks/pipeline.py counts Redis commands per article).
 # ARGV: interval, longest wait a caller may sleep, reserve when busy (0/1), the reserved slot
 # presented (0: none). Returns {code, wait, now}: 1 go after `wait`; 0 busy, come back after
 # `wait`; 2 busy, a slot `wait` from now is reserved for you.
-_ACQUIRE = """
+_TIMES = """
+local function read_times(key)
+  local raw = redis.call('GET', key)
+  if not raw then return 0, 0 end
+  local line, start = string.match(raw, '^(%d+):(%d+)$')
+  if line then return tonumber(line), tonumber(start) end
+  return tonumber(raw) or 0, 0  -- a value written before both times shared the key
+end
+local function write_times(key, line, start, now)
+  local last = math.max(line, start)
+  redis.call('SET', key, string.format('%d:%d', line, start),
+             'PX', math.max(1, math.ceil((last - now) / 1000)) + 1000)
+end
+"""
+_ACQUIRE = (
+    _TIMES
+    + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local max_wait = tonumber(ARGV[2])
 local reserve = tonumber(ARGV[3])
 local reserved_at = tonumber(ARGV[4])
-local function keep(key, value)
-  redis.call('SET', key, string.format('%d', value), 'PX', math.ceil((value - now) / 1000) + 1000)
+local tat, next_start = read_times(KEYS[1])
+local changed = false
+local function done(code, wait)
+  if changed then write_times(KEYS[1], tat, next_start, now) end
+  return {code, wait, now}
 end
 local function busy(from)
-  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-  if tat < from then tat = from end
-  if reserve == 0 then return {0, tat - now, now} end
-  keep(KEYS[1], tat + interval)
-  return {2, tat - now, now}
+  local at = tat
+  if at < from then at = from end
+  if reserve == 0 then return done(0, at - now) end
+  tat, changed = at + interval, true
+  return done(2, at - now)
 end
 local start = now
 if reserved_at > 0 then
   if reserved_at > start then start = reserved_at end
 else
-  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
   if tat > start then start = tat end
   if start - now > max_wait then return busy(now) end
-  keep(KEYS[1], start + interval)
+  tat, changed = start + interval, true
 end
-local next_start = tonumber(redis.call('GET', KEYS[2]) or '0')
 if next_start > start then start = next_start end
 if start - now > max_wait then return busy(start) end
-keep(KEYS[2], start + interval)
-return {1, start - now, now}
+next_start, changed = start + interval, true
+return done(1, start - now)
 """
+)
 # Push the host's next slot and next start to at least now + delay (a 429/503 Retry-After),
 # never earlier: slots reserved before are held back too.
-_PENALISE = """
+_PENALISE = (
+    _TIMES
+    + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local until_ = now + tonumber(ARGV[1])
-for _, key in ipairs(KEYS) do
-  local tat = tonumber(redis.call('GET', key) or '0')
-  if until_ > tat then
-    local ttl_ms = math.ceil((until_ - now) / 1000) + 1000
-    redis.call('SET', key, string.format('%d', until_), 'PX', ttl_ms)
-  end
-end
+local tat, next_start = read_times(KEYS[1])
+write_times(KEYS[1], math.max(tat, until_), math.max(next_start, until_), now)
 return 1
 """
+)
 
 # One request per second per host is the conventional polite default for crawlers (it is what
 # Scrapy's AutoThrottle and most crawl-delay values in robots.txt converge on).
@@ -197,6 +215,5 @@ class HostRateLimiter:
             raise InfrastructureError("redis_unavailable", f"rate limiter: {exc}") from exc
 
     def _keys(self, host: str) -> list[str]:
-        # The braces make the host a Redis Cluster hash tag: both keys of a host in one slot.
-        base = f"{self._prefix}:rate:{{{host.lower()}}}"
-        return [base, f"{base}:start"]
+        # The braces make the host a Redis Cluster hash tag (kept from when a host had two keys).
+        return [f"{self._prefix}:rate:{{{host.lower()}}}"]
