@@ -60,8 +60,11 @@ local function reply(rec)
     return {is_dup, rec[2], s(rec[3]), s(rec[4]), s(rec[5]), s(rec[6])}
 end
 
+-- The article's, its URL's and its text's pointers in one read (one slot: MGET is allowed).
+local pointers = redis.call("MGET", KEYS[1], KEYS[2], KEYS[3])
+
 -- Redelivery: an article already checked gets the verdict it got the first time.
-local own = load_record(redis.call("GET", KEYS[1]))
+local own = load_record(pointers[1])
 if own and own[1] == article_id then
     return reply(own)
 end
@@ -164,7 +167,7 @@ end
 local cluster, duplicate_of, level, similarity, version_of = article_id, false, false, false, false
 
 -- 1. URL: the same text again is a duplicate; changed text is a new version of the same story.
-local at_url = load_record(redis.call("GET", KEYS[2]))
+local at_url = load_record(pointers[2])
 if at_url then
     cluster = at_url[2]
     if at_url[7] == exact then
@@ -176,7 +179,7 @@ end
 
 -- 2. Exact normalised text (a new version of a URL is decided already: it is not a copy).
 if not at_url then
-    local same = load_record(redis.call("GET", KEYS[3]))
+    local same = load_record(pointers[3])
     if same then
         cluster, duplicate_of, level, version_of = same[2], first_seen(same), "exact", false
     end
@@ -213,9 +216,11 @@ if not at_url and not duplicate_of and signature ~= "" and #bands > 0 then
     end
 end
 
--- Record the article; every key expires with the window so memory stays bounded.
+-- Record the article; every key but the counter expires with the window, so memory stays
+-- bounded.
+-- The counter itself never expires: one key, and records numbered on from where it stands
+-- never collide with live ones (an EXPIRE here cost a command per article).
 local seq = redis.call("INCR", KEYS[4])
-redis.call("EXPIRE", KEYS[4], window)
 local rec = {article_id, cluster, duplicate_of, level, similarity, version_of, exact, shingles,
              number_count, signature, numbers}
 redis.call("SET", base .. "n:" .. seq, cmsgpack.pack(rec), "EX", window)
