@@ -29,6 +29,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "ack_emulation": False,
         # Keep ordering roughly FIFO per queue and wake idle workers promptly.
         "polling_interval": 0.2,
+        # The body (JSON text) as it is, not base64 inside the JSON envelope (a third larger).
+        # Consumers decode by each message's own `body_encoding` property, so messages already
+        # queued by an older release still decode.
+        "body_encoding": "utf-8",
     }
     return {
         "broker_url": settings.redis_url,
@@ -75,6 +79,53 @@ def create_app(settings: Settings | None = None) -> Celery:
     celery = Celery("newsflow")
     celery.conf.update(celery_config(settings))
     return celery
+
+
+# Header values that say nothing: Celery's defaults, which the worker also assumes when a header
+# is absent (celery.worker.request.Request reads each with .get and the same default; newsflow
+# uses no canvas, ETA, expiry, Celery retry or per-message time limit). `argsrepr` repeats the
+# article id (the `article_id` header has it) and `root_id` the task id. Dropped before
+# publishing: a stage message goes from 1,091 to ~620 bytes (benchmarks/pipeline.py).
+_DEFAULT_HEADERS: dict[str, Any] = {
+    "lang": "py",
+    "shadow": None,
+    "eta": None,
+    "expires": None,
+    "group": None,
+    "group_index": None,
+    "parent_id": None,
+    "retries": 0,
+    "timelimit": [None, None],
+    "ignore_result": None,
+    "replaced_task_nesting": 0,
+    "stamped_headers": None,
+    "stamps": {},
+    "kwargsrepr": "{}",
+}
+
+
+@signals.before_task_publish.connect
+def _lean_envelope(
+    sender: str | None = None,
+    headers: dict[str, Any] | None = None,
+    body: Any = None,
+    **_: Any,
+) -> None:
+    """Trim newsflow's own messages to what a worker reads (see _DEFAULT_HEADERS)."""
+    if not sender or not sender.startswith("newsflow.") or headers is None:
+        return
+    for name, default in _DEFAULT_HEADERS.items():
+        value = headers.get(name, default)
+        if value == default or (isinstance(value, tuple) and list(value) == default):
+            headers.pop(name, None)
+    headers.pop("argsrepr", None)
+    if headers.get("root_id") == headers.get("id"):
+        headers.pop("root_id", None)
+    # The body's third part names callbacks, errbacks, chain and chord: all None here, and the
+    # task context defaults each to None when absent.
+    embed = body[2] if isinstance(body, tuple) and len(body) == 3 else None
+    if isinstance(embed, dict) and not any(embed.values()):
+        embed.clear()
 
 
 @signals.setup_logging.connect

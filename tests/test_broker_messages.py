@@ -1,0 +1,98 @@
+"""A stage message carries the article id and what a delivery needs, nothing more: Celery's
+default-valued headers are left out, and the worker reads the message exactly as a full one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from celery.worker.request import Request
+
+from workers.app import create_app
+from workers.models import SlotReservation
+from workers.pipeline import Stage
+from workers.queueing import CeleryPublisher
+from workers.settings import Settings
+
+ARTICLE = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def celery(redis_url: str, key_prefix: str) -> Iterator[Any]:
+    """The production app, with its queues under the test's own key prefix."""
+    app = create_app(Settings.from_env().with_overrides(redis_url=redis_url))
+    transport = dict(app.conf.broker_transport_options)
+    app.conf.broker_transport_options = {**transport, "global_keyprefix": f"{key_prefix}:"}
+    yield app
+    app.close()
+
+
+def raw_message(client: redis.Redis, key_prefix: str, queue: str) -> bytes:
+    raw = client.lindex(f"{key_prefix}:{queue}", -1)
+    assert raw is not None, f"nothing queued on {queue}"
+    return bytes(raw)
+
+
+def test_a_stage_message_holds_only_what_a_delivery_reads(
+    celery: Any, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    CeleryPublisher(celery).send(Stage.CLEAN, ARTICLE)
+    raw = raw_message(redis_client, key_prefix, "clean")
+    message = json.loads(raw)
+    assert set(message["headers"]) == {"task", "id", "origin", "article_id", "enqueued_at"}
+    assert message["properties"]["body_encoding"] == "utf-8"
+    assert json.loads(message["body"]) == [[ARTICLE], {}, {}]
+    # Was 1,091 bytes with Celery's full envelope (docs/performance.md).
+    assert len(raw) < 700
+
+
+def test_what_a_delivery_needs_besides_the_id_still_travels(
+    celery: Any, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    slot = SlotReservation("example.org", 1_800_000_000.5)
+    CeleryPublisher(celery).send(Stage.CLEAN, ARTICLE, reservation=slot, infra_attempt=2)
+    headers = json.loads(raw_message(redis_client, key_prefix, "clean"))["headers"]
+    assert headers["slot"] == ["example.org", 1_800_000_000.5]
+    assert headers["infra_attempt"] == 2
+
+
+def test_the_worker_reads_a_lean_message_with_celerys_defaults(celery: Any) -> None:
+    """Celery's own Request, built from the message as a worker receives it: the same id,
+    task, arguments and our headers; no per-message time limit (the worker's apply), no ETA,
+    no expiry, no retries."""
+    CeleryPublisher(celery).send(Stage.CLEAN, ARTICLE)
+    with celery.connection_for_read() as conn:
+        queue = conn.SimpleQueue("clean")
+        message = queue.get(timeout=5)
+        import workers.tasks
+
+        request = Request(message, app=celery, task=workers.tasks.app.tasks["newsflow.clean"])
+        assert request.name == "newsflow.clean"
+        assert request.id == message.headers["id"]
+        assert request.args == [ARTICLE]
+        assert request.kwargs == {}
+        assert request.time_limits == (None, None)
+        assert request.eta is None
+        assert request.expires is None
+        assert request.request_dict.get("retries", 0) == 0
+        assert request.request_dict["article_id"] == ARTICLE
+        message.ack()
+        queue.close()
+
+
+def test_other_apps_messages_are_left_as_celery_makes_them(
+    redis_url: str, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """The trimming is for newsflow's own tasks: a task of another app sharing the process
+    keeps Celery's full envelope."""
+    other = create_app(Settings.from_env().with_overrides(redis_url=redis_url))
+    transport = dict(other.conf.broker_transport_options)
+    other.conf.broker_transport_options = {**transport, "global_keyprefix": f"{key_prefix}:"}
+    other.send_task("somebody.else", args=[1], queue="fetch", routing_key="fetch")
+    headers = json.loads(raw_message(redis_client, key_prefix, "fetch"))["headers"]
+    assert headers["argsrepr"] == "[1]"
+    assert "retries" in headers
+    other.close()
