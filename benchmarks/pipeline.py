@@ -293,6 +293,9 @@ class Bench:
             allow_hosts=self.site.base.removeprefix("http://"),
             fetch_host_rates="*=1000",
             log_format="json",
+            # Its own port for `newsflow serve`: another deployment on this machine may hold
+            # the default, and a web process restarting in a loop would skew the figures.
+            serve_port=free_port(),
         )
         self.engine = create_engine(self.database_url)
         self.deployment: subprocess.Popen[bytes] | None = None
