@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    Connection,
     Engine,
     Select,
     Table,
@@ -168,6 +169,14 @@ class ArticleStore:
         with self._sessions.begin() as session:
             yield session
 
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One transaction on a plain connection, for the writes every stage of every article
+        makes: an ORM session (its identity map, unit of work and flush) costs more than
+        these few Core statements themselves (docs/performance.md)."""
+        with self.engine.begin() as conn:
+            yield conn
+
     # --- creating articles ----------------------------------------------------------------------
     def create_article(self, url: str, source: str = "", article_id: str | None = None) -> str:
         """Insert a queued article (an existing one with this id is left alone); return its id."""
@@ -266,7 +275,7 @@ class ArticleStore:
         transaction; only while the article still waits for `stage`. False when it no longer
         does (another delivery finished it first): nothing is written then."""
         now = utcnow()
-        with self._session() as s:
+        with self._write() as conn:
             values: dict[str, Any] = {
                 "status": status.value,
                 "attempts": 0,
@@ -278,21 +287,24 @@ class ArticleStore:
                 values["status_reason"] = f"duplicate of {output.duplicate_of} ({output.level})"
             else:
                 values["status_reason"] = None
-            if not self._move(s, article_id, stage, values):
+            if not self._move(conn, article_id, stage, values):
                 return False
             if isinstance(output, FetchedPage):
-                s.merge(
-                    Page(
-                        article_id=article_id,
-                        final_url=output.final_url,
-                        http_status=output.status,
-                        content_type=output.content_type,
-                        encoding=output.encoding,
-                        html=output.html,
-                        fetched_at=output.fetched_at,
-                    )
+                # A replayed fetch replaces the page it stored before.
+                conn.execute(_DELETE_PAGE, {"_article_id": article_id})
+                conn.execute(
+                    _INSERT_PAGE,
+                    {
+                        "article_id": article_id,
+                        "final_url": output.final_url,
+                        "http_status": output.status,
+                        "content_type": output.content_type,
+                        "encoding": output.encoding,
+                        "html": output.html,
+                        "fetched_at": output.fetched_at,
+                    },
                 )
-            self._add_events(s, events)
+            self._add_events(conn, events)
             return True
 
     def record_retry(
@@ -305,16 +317,16 @@ class ArticleStore:
     ) -> bool:
         """Count one failed attempt at `stage` and set when to try again (the article stays
         where it is); False when the article no longer waits for `stage`."""
-        with self._session() as s:
+        with self._write() as conn:
             values = {
                 "attempts": Article.attempts + 1,
                 "due_at": due_at,
                 "status_reason": reason[:1000],
                 "updated_at": utcnow(),
             }
-            if not self._move(s, article_id, stage, values):
+            if not self._move(conn, article_id, stage, values):
                 return False
-            self._add_events(s, events)
+            self._add_events(conn, events)
             return True
 
     def record_deferral(
@@ -322,10 +334,10 @@ class ArticleStore:
     ) -> bool:
         """The article waits for `stage` until `due_at`, no attempt spent (a polite host's turn,
         our own database or Redis away); False when it no longer waits for `stage`."""
-        with self._session() as s:
-            if not self._move(s, article_id, stage, {"due_at": due_at}):
+        with self._write() as conn:
+            if not self._move(conn, article_id, stage, {"due_at": due_at}):
                 return False
-            self._add_events(s, events)
+            self._add_events(conn, events)
             return True
 
     def finish(
@@ -348,10 +360,10 @@ class ArticleStore:
             "due_at": None,
             "updated_at": now,
         }
-        with self._session() as s:
-            if not self._move(s, article_id, stage, values):
+        with self._write() as conn:
+            if not self._move(conn, article_id, stage, values):
                 return False
-            self._add_events(s, events)
+            self._add_events(conn, events)
             return True
 
     def mark_failed(self, article_id: str, stage: Stage, reason: str) -> None:
@@ -379,7 +391,7 @@ class ArticleStore:
                     at=now,
                     detail={"reason": reason[:1000]},
                 )
-                self._add_events(s, [failed])
+                self._add_events(s.connection(), [failed])
 
     def reset_for_replay(self, article_id: str, from_status: Status) -> Stage | None:
         """Put a failed or skipped article back in front of the stage it stopped at, with a
@@ -405,8 +417,8 @@ class ArticleStore:
             return stage if _rowcount(result) == 1 else None
 
     def add_event(self, record: EventRecord) -> None:
-        with self._session() as s:
-            self._add_events(s, [record])
+        with self._write() as conn:
+            self._add_events(conn, [record])
 
     # --- the reconciler's view ------------------------------------------------------------------
     def pending_due_before(
@@ -445,7 +457,7 @@ class ArticleStore:
                     .values(due_at=now)
                 )
                 moved += _rowcount(result)
-            self._add_events(s, events)
+            self._add_events(s.connection(), events)
         return moved
 
     def pending_summary(self) -> dict[str, tuple[int, datetime | None]]:
@@ -573,7 +585,7 @@ class ArticleStore:
 
     # --- helpers --------------------------------------------------------------------------------
     @staticmethod
-    def _move(s: Session, article_id: str, stage: Stage, values: dict[str, Any]) -> bool:
+    def _move(conn: Connection, article_id: str, stage: Stage, values: dict[str, Any]) -> bool:
         """UPDATE the article with `values` only while it waits for `stage`. The write comes
         first in the transaction, so SQLite takes its write lock (waiting its busy timeout)
         instead of failing to upgrade a read snapshot. A Core statement built once per set of
@@ -583,21 +595,29 @@ class ArticleStore:
         if any(isinstance(v, ClauseElement) for v in values.values()):  # e.g. attempts + 1
             t = _ARTICLES
             dynamic = update(t).where(t.c.id == article_id, t.c.status == before).values(**values)
-            return _rowcount(s.connection().execute(dynamic)) == 1
-        statement = _move_statement(tuple(sorted(values)))
-        params = {**values, "_article_id": article_id, "_before": before}
-        return _rowcount(s.connection().execute(statement, params)) == 1
+            return _rowcount(conn.execute(dynamic)) == 1
+        fill = tuple(sorted(name for name, v in values.items() if isinstance(v, _IfUnset)))
+        statement = _move_statement(tuple(sorted(values)), fill)
+        params = {
+            **{k: v.value if isinstance(v, _IfUnset) else v for k, v in values.items()},
+            "_article_id": article_id,
+            "_before": before,
+        }
+        return _rowcount(conn.execute(statement, params)) == 1
 
     @staticmethod
-    def _add_events(s: Session, events: Sequence[EventRecord]) -> None:
+    def _add_events(conn: Connection, events: Sequence[EventRecord]) -> None:
         if events:
-            s.connection().execute(insert(_EVENTS), [_event_row(e) for e in events])
+            conn.execute(_INSERT_EVENT, [_event_row(e) for e in events])
 
 
 # The tables behind the ORM classes, for the Core statements of the per-stage read and write.
 _ARTICLES = cast(Table, Article.__table__)
 _EVENTS = cast(Table, Event.__table__)
 _PAGES = cast(Table, Page.__table__)
+_INSERT_EVENT = insert(_EVENTS)
+_INSERT_PAGE = insert(_PAGES)
+_DELETE_PAGE = delete(_PAGES).where(_PAGES.c.article_id == bindparam("_article_id"))
 _PAGE_COLUMNS = ("final_url", "http_status", "content_type", "encoding", "html", "fetched_at")
 _CLEANED_COLUMNS = (
     "title", "text", "lead", "authors", "published_at", "modified_at", "language",
@@ -622,14 +642,27 @@ def _input_query(stage: Stage) -> Select[Any]:
     return query.where(a.c.id == bindparam("_article_id"))
 
 
+@dataclass(frozen=True, slots=True)
+class _IfUnset:
+    """A column value written only where the column is still NULL."""
+
+    value: Any
+
+
 @lru_cache(maxsize=64)
-def _move_statement(columns: tuple[str, ...]) -> Update:
-    """UPDATE articles SET <columns> WHERE id = :_article_id AND status = :_before."""
+def _move_statement(columns: tuple[str, ...], fill: tuple[str, ...] = ()) -> Update:
+    """UPDATE articles SET <columns> WHERE id = :_article_id AND status = :_before; the `fill`
+    columns keep a value they already have (COALESCE)."""
     t = _ARTICLES
     return (
         update(t)
         .where(t.c.id == bindparam("_article_id"), t.c.status == bindparam("_before"))
-        .values({name: bindparam(name) for name in columns})
+        .values(
+            {
+                name: func.coalesce(t.c[name], bindparam(name)) if name in fill else bindparam(name)
+                for name in columns
+            }
+        )
     )
 
 
@@ -687,7 +720,7 @@ def _output_columns(output: StageOutput) -> dict[str, Any]:
     }
     if output.language:
         # The clean stage's language wins; classify fills it in only where clean found none.
-        columns["language"] = func.coalesce(Article.language, output.language)
+        columns["language"] = _IfUnset(output.language)
     return columns
 
 
