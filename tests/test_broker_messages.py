@@ -20,10 +20,15 @@ from workers.settings import Settings
 ARTICLE = "0123456789abcdef0123456789abcdef"
 
 
-@pytest.fixture
-def celery(redis_url: str, key_prefix: str) -> Iterator[Any]:
-    """The production app, with its queues under the test's own key prefix."""
-    app = create_app(Settings.from_env().with_overrides(redis_url=redis_url))
+@pytest.fixture(params=[False, True], ids=["direct", "task-events"])
+def celery(request: pytest.FixtureRequest, redis_url: str, key_prefix: str) -> Iterator[Any]:
+    """The production app, with its queues under the test's own key prefix; once as it is by
+    default (the publisher writes messages itself) and once with Celery's task events on (the
+    publisher goes through send_task, which emits task-sent for Flower): the same messages."""
+    settings = Settings.from_env().with_overrides(
+        redis_url=redis_url, celery_task_events=request.param
+    )
+    app = create_app(settings)
     transport = dict(app.conf.broker_transport_options)
     app.conf.broker_transport_options = {**transport, "global_keyprefix": f"{key_prefix}:"}
     yield app
@@ -81,6 +86,21 @@ def test_the_worker_reads_a_lean_message_with_celerys_defaults(celery: Any) -> N
         assert request.request_dict["article_id"] == ARTICLE
         message.ack()
         queue.close()
+
+
+def test_a_lost_broker_is_an_infrastructure_error_and_nothing_is_sent(celery: Any) -> None:
+    """The article stays queued in the store; the reconciler sends it once Redis is back."""
+    from workers.errors import InfrastructureError
+
+    celery.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    celery.conf.broker_connection_max_retries = 0
+    celery.conf.broker_transport_options = {
+        **celery.conf.broker_transport_options,
+        "max_retries": 0,
+    }
+    with pytest.raises(InfrastructureError) as err:
+        CeleryPublisher(celery).send(Stage.FETCH, ARTICLE)
+    assert err.value.reason == "broker_unavailable"
 
 
 def test_other_apps_messages_are_left_as_celery_makes_them(
