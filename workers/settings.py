@@ -141,9 +141,9 @@ class Settings:
         "Most entries taken from one poll of one feed or sitemap (newest first when dated).",
     )
     # --- dedup ---------------------------------------------------------------------------------
-    # Two weeks covers the life of a news story and its re-sent wire copies; at ~2,160 bytes of
-    # Redis per article in the window (benchmarks/dedup.py, docs/dedup.md) 100k articles a day
-    # cost ~3.0 GB.
+    # Two weeks covers the life of a news story and its re-sent wire copies; at 1,936 bytes of
+    # Redis per indexed article, ~2,160 held while it is in the window (band entries outlive
+    # their record; benchmarks/dedup.py, docs/dedup.md), 100k articles a day cost ~3.0 GB.
     dedup_window_days: int = _opt(
         "NEWSFLOW_DEDUP_WINDOW_DAYS",
         14,
