@@ -45,8 +45,8 @@ def assert_same_model(ours: Any, theirs: Any) -> None:
     assert ours.nb_pc.dtype == theirs.nb_pc.dtype
     assert np.array_equal(ours.nb_pc, theirs.nb_pc)
     assert ours.nb_classes == theirs.nb_classes
-    assert ours.tk_nextmove.typecode == theirs.tk_nextmove.typecode
-    assert ours.tk_nextmove == theirs.tk_nextmove
+    assert memoryview(ours.tk_nextmove).format == memoryview(theirs.tk_nextmove).format
+    assert memoryview(ours.tk_nextmove) == memoryview(theirs.tk_nextmove)
     assert ours.tk_row == theirs.tk_row
     assert ours.tk_output == theirs.tk_output
     assert ours._alias_pairs == theirs._alias_pairs
@@ -74,14 +74,23 @@ def test_the_cache_holds_one_complete_entry_and_no_leftovers(filled_cache: Path)
     )
 
 
-def test_the_naive_bayes_table_is_mapped_from_the_file_not_read_into_memory(
+def test_the_big_tables_are_mapped_from_the_files_not_read_into_memory(
     filled_cache: Path,
 ) -> None:
     """Every process mapping the same file shares its pages."""
     arrays = cached_arrays(SOURCE, filled_cache)
     assert arrays is not None
-    assert isinstance(arrays["ptc"], np.memmap)
-    assert not arrays["ptc"].flags.writeable
+    for key in ("ptc", "nextmove"):
+        assert isinstance(arrays[key], np.memmap)
+        assert not arrays[key].flags.writeable
+
+
+def test_the_batch_path_reads_the_same_automaton(filled_cache: Path, py3langids_own: Any) -> None:
+    from workers.stages.language import _BatchModel
+
+    ours, theirs = _BatchModel(load_identifier(filled_cache)), _BatchModel(py3langids_own)
+    assert ours.next_move.dtype == theirs.next_move.dtype
+    assert np.array_equal(ours.next_move, theirs.next_move)
 
 
 def test_processes_writing_the_cache_at_once_all_get_the_model(tmp_path: Path) -> None:

@@ -140,8 +140,9 @@ class _BatchModel:
     """py3langid's byte automaton and naive-Bayes tables as numpy arrays (read once)."""
 
     def __init__(self, ident: Any) -> None:
-        moves = ident.tk_nextmove
-        self.next_move = np.frombuffer(moves, dtype=np.dtype(moves.typecode)).astype(np.int64)
+        # py3langid's `array`, or the memoryview of the cached file (langid_model.py): numpy
+        # reads the item type from either's buffer.
+        self.next_move = np.asarray(ident.tk_nextmove).astype(np.int64)
         self.row_base = np.asarray(ident._rowbase, dtype=np.int64)
         self.output = np.asarray(ident.tk_output, dtype=np.int64)
         self.ptc = np.asarray(ident.nb_ptc, dtype=np.float32)  # (features, languages)
