@@ -1,13 +1,14 @@
 """How fast the command line starts: `newsflow --help`, `newsflow extract PAGE`, and plain
 trafilatura doing the same extraction, each as a whole process, several times.
 
-Reports per command the median wall time and the import time Python counts (`-X importtime`,
-the sum of top-level imports, lazy ones inside functions included), so a change that drags a
-heavy library into a command shows. The commands run in alternating rounds, so a load spike
-from other work on the machine lands on all of them alike; the load average is printed before
-and after. `newsflow extract PAGE` runs with the language model already in the cache
-(workers/stages/langid_model.py), as every run after the first does; the `(first run)` row
-gives it an empty cache directory each time.
+Reports per command the median wall time, the CPU time (user + system) the process used, which
+waits for a busy machine's cores much less than the wall time does, and the import time Python
+counts (`-X importtime`, the sum of top-level imports, lazy ones inside functions included), so
+a change that drags a heavy library into a command shows. The commands run in alternating
+rounds, so a load spike from other work on the machine lands on all of them alike; the load
+average is printed before and after. `newsflow extract PAGE` runs with the language model
+already in the cache (workers/stages/langid_model.py), as every run after the first does; the
+`(first run)` row gives it an empty cache directory each time.
 
 Python compiles a module without a cached .pyc on every import; with PYTHONDONTWRITEBYTECODE
 set and no __pycache__ in the work tree (as in a fresh checkout on this machine), newsflow's own
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -69,10 +71,14 @@ def import_seconds(argv: list[str], stdin: Path, env: dict[str, str]) -> float:
     return total / 1e6
 
 
-def wall_seconds(argv: list[str], stdin: Path, env: dict[str, str]) -> float:
+def wall_and_cpu_seconds(argv: list[str], stdin: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall time of one whole process, and the CPU time it (and any child of it) used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     run(argv, stdin, env)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def load_average() -> str:
@@ -97,6 +103,7 @@ def main() -> int:
     for argv in table.values():
         run(argv, page, warm)  # warm the file cache; writes the warm model cache
     walls: dict[str, list[float]] = {name: [] for name in table}
+    cpus: dict[str, list[float]] = {name: [] for name in table}
     imports: dict[str, list[float]] = {name: [] for name in table}
     try:
         for _ in range(args.runs):
@@ -105,19 +112,22 @@ def main() -> int:
                 if name == FIRST_RUN:
                     shutil.rmtree(cache / "cold", ignore_errors=True)
                     env = cold
-                walls[name].append(wall_seconds(argv, page, env))
+                wall, cpu = wall_and_cpu_seconds(argv, page, env)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
                 if name == FIRST_RUN:
                     continue  # imports are the same as the warm run's
                 imports[name].append(import_seconds(argv, page, env))
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     print(f"load average after:  {load_average()}")
-    print(f"{'command':<36} {'wall s median':>14} {'min-max':>13} {'import s median':>16}")
+    print(f"{'command':<36} {'wall s':>7} {'min-max':>12} {'cpu s':>6} {'import s':>9}  (medians)")
     for name in table:
         wall = walls[name]
-        spent = f"{statistics.median(imports[name]):16.3f}" if imports[name] else f"{'-':>16}"
+        spent = f"{statistics.median(imports[name]):9.3f}" if imports[name] else f"{'-':>9}"
         spread = f"{min(wall):.3f}-{max(wall):.3f}"
-        print(f"{name:<36} {statistics.median(wall):14.3f} {spread:>13} {spent}")
+        cpu = statistics.median(cpus[name])
+        print(f"{name:<36} {statistics.median(wall):7.3f} {spread:>12} {cpu:6.3f} {spent}")
     return 0
 
 
