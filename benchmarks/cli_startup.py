@@ -94,10 +94,10 @@ def main() -> int:
     cache = Path(tempfile.mkdtemp(prefix="newsflow-cli-startup-"))
     warm = {**os.environ, "XDG_CACHE_HOME": str(cache / "warm")}
     cold = {**os.environ, "XDG_CACHE_HOME": str(cache / "cold")}
-    bytecode = "not written" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "written"
+    no_writes = "set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "unset"
     pyc = sum(1 for _ in (ROOT / "workers").rglob("*.pyc"))
     print(f"page {page.name}, {args.runs} alternating rounds, Python {sys.version.split()[0]}")
-    print(f"bytecode: {bytecode} (PYTHONDONTWRITEBYTECODE), {pyc} .pyc files under workers/")
+    print(f"bytecode: {pyc} .pyc files under workers/, PYTHONDONTWRITEBYTECODE {no_writes}")
     print(f"load average before: {load_average()}")
     table = commands(page)
     for argv in table.values():
