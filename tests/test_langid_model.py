@@ -3,8 +3,10 @@ even by processes racing to write it, and py3langid's own loading wherever the c
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +34,19 @@ def py3langids_own() -> Any:
 
 
 @pytest.fixture(scope="module")
-def filled_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def filled_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A cache directory the model was loaded through once (so it holds the unpacked copy)."""
     cache_dir = tmp_path_factory.mktemp("langid-cache")
     load_identifier(cache_dir)
-    return cache_dir
+    yield cache_dir
+    shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_copies_left_behind(tmp_path: Path) -> Iterator[None]:
+    """Each unpacked copy is 66 MB: not kept with the test run's temporary files."""
+    yield
+    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def assert_same_model(ours: Any, theirs: Any) -> None:
