@@ -13,6 +13,7 @@ of a few fast tests does not load torch at all.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,21 @@ TEST_REDIS_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
 PG_ADMIN_URL = os.environ.get(
     "NEWSFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_directory_of_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The unpacked language model (workers/stages/langid_model.py) is written into a directory
+    of this test run, not the user's ~/.cache; processes the tests start inherit it."""
+    saved = os.environ.get("XDG_CACHE_HOME")
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    yield
+    shutil.rmtree(cache, ignore_errors=True)  # 66 MB, not kept with the run's temporary files
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
 
 
 def _delete_prefix(client: redis.Redis, prefix: str) -> None:
