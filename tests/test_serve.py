@@ -251,25 +251,22 @@ def test_replay_is_refused_without_the_right_bearer_token(
 
 
 def test_replay_with_the_token_sends_the_article_back_to_its_stage(
-    make_context: MakeContext, redis_client: redis.Redis
+    make_context: MakeContext, redis_client: redis.Redis, key_prefix: str
 ) -> None:
     ctx = make_context(serve_token="s3cret-token")
     failed = ctx.services.store.create_article("https://news.example/broken", "test")
     ctx.services.store.mark_failed(failed, Stage.FETCH, "http_404")
-    sent: list[tuple[Stage, str]] = []
-
-    class Recorder:  # the broker is the outermost seam: record the publish
-        def send_task(self, _name: str, args: list[str], queue: str, **_: Any) -> None:
-            sent.append((Stage(queue), args[0]))
-
-        def close(self) -> None:
-            pass
-
-    ctx._celery = Recorder()
+    # The real broker, with this test's queues under its own key prefix.
+    celery = ctx.celery()
+    transport = dict(celery.conf.broker_transport_options)
+    celery.conf.broker_transport_options = {**transport, "global_keyprefix": f"{key_prefix}:"}
     answer = replay(ctx, {"ids": [failed]}, "Bearer s3cret-token")
     assert answer.status == 200
     assert payload(answer) == {"replayed": [{"id": failed, "stage": "fetch"}]}
-    assert sent == [(Stage.FETCH, failed)]
+    queued = [json.loads(m) for m in redis_client.lrange(f"{key_prefix}:fetch", 0, -1)]
+    assert [(m["headers"]["task"], m["headers"]["article_id"]) for m in queued] == [
+        ("newsflow.fetch", failed)
+    ]
     assert ctx.services.store.status_of(failed) == Status.QUEUED
 
 
