@@ -28,6 +28,11 @@ ENV PATH=/opt/newsflow/bin:$PATH PYTHONUNBUFFERED=1 NEWSFLOW_LOG_FORMAT=json \
     NEWSFLOW_SERVE_HOST=0.0.0.0 NEWSFLOW_SERVE_PORT=9464 MALLOC_ARENA_MAX=2
 RUN useradd --create-home --uid 10001 newsflow
 COPY --from=build /opt/newsflow /opt/newsflow
+# py3langid's model unpacked once into the image (66 MB), so no container unpacks it on start
+# (workers/stages/langid_model.py); every process maps the same read-only files.
+ENV XDG_CACHE_HOME=/opt/newsflow-cache
+RUN python -c "from workers.stages.langid_model import default_cache_dir, load_identifier; \
+load_identifier(default_cache_dir())" && test -n "$(ls /opt/newsflow-cache/newsflow)"
 COPY --chown=newsflow:newsflow config /app/config
 WORKDIR /app
 USER newsflow
