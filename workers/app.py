@@ -85,7 +85,8 @@ def create_app(settings: Settings | None = None) -> Celery:
 # is absent (celery.worker.request.Request reads each with .get and the same default; newsflow
 # uses no canvas, ETA, expiry, Celery retry or per-message time limit). `argsrepr` repeats the
 # article id (the `article_id` header has it) and `root_id` the task id. Dropped before
-# publishing: a stage message goes from 1,091 to ~620 bytes (benchmarks/pipeline.py).
+# publishing: a stage message goes from 1,091 to ~620 bytes (512 as workers.queueing writes it
+# itself, without the reply_to and correlation_id properties nothing reads; benchmarks/pipeline.py).
 _DEFAULT_HEADERS: dict[str, Any] = {
     "lang": "py",
     "shadow": None,

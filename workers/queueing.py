@@ -80,9 +80,9 @@ class CeleryPublisher:
     def __init__(self, celery: Any) -> None:
         self._celery = celery
         conf = celery.conf
-        self._direct = str(conf.broker_url or "").startswith("redis") and not bool(
-            conf.task_send_sent_event
-        )
+        # Plain Redis URLs only: a Sentinel or failover-list broker goes through kombu.
+        scheme = str(conf.broker_url or "").partition("://")[0]
+        self._direct = scheme in ("redis", "rediss") and not bool(conf.task_send_sent_event)
         self._key_prefix = str((conf.broker_transport_options or {}).get("global_keyprefix", ""))
         self._client: redis.Redis | None = None
         self._pid = 0
