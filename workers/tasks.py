@@ -16,6 +16,7 @@ from celery import Task, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
 from workers.app import app
+from workers.memory import Trimmer
 from workers.pipeline import CRAWL_QUEUE, Stage, task_name
 from workers.warmup import warm_up
 
@@ -38,6 +39,13 @@ RUNNER_MODULES = (
 )
 
 _runner: StageRunner | None = None
+
+# A worker process that grew by this much since it last trimmed hands its free heap back after
+# the task. 32 MB: with the clean stage over the dev pages, 4 trims in 450 pages, no CPU
+# measured, the process 21 MB smaller; 16 MB trimmed every fifth page for 35 MB at ~5% CPU,
+# and trimming after every task cost ~10% (docs/performance.md).
+TRIM_AFTER_GROWTH = 32 * 1024 * 1024
+_trimmer = Trimmer(TRIM_AFTER_GROWTH)
 
 
 def retry_policy(svc: Services) -> RetryPolicy:
@@ -230,6 +238,12 @@ def _bind_task_context(task: Task | None = None, task_id: str | None = None, **_
 @signals.task_postrun.connect
 def _unbind_task_context(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
+
+
+@signals.task_postrun.connect
+def _trim_after_growth(**_: Any) -> None:
+    # In a threads pool two threads may both trim at once: harmless, and rare.
+    _trimmer.after_task()
 
 
 @signals.before_task_publish.connect
