@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,24 @@ def test_artifacts_live_under_the_deployment_key_prefix(
     registry.activate(version)
     assert redis_client.get(f"{key_prefix}:classifier:active") == version.encode()
     assert redis_client.get(f"{key_prefix}:classifier:artifact:{version}") == data
+
+
+def test_classifying_an_article_loads_neither_scipy_nor_scikit_learn(tmp_path: Path) -> None:
+    """A classify worker only predicts, one article at a time: ~10 MB of SciPy is for fitting."""
+    _, artifact = _trained_artifact()
+    (tmp_path / "model.bin").write_bytes(artifact)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from workers.stages.classify import ClassifierProvider\n"
+        "from workers.stages.classify.artifact import load_model\n"
+        "from workers.stages.classify.provider import build_classifier\n"
+        "ClassifierProvider().current().classify('Rates rise', 'The bank raised rates.', 'en')\n"
+        f"model = load_model(Path({str(tmp_path / 'model.bin')!r}).read_bytes())\n"
+        "build_classifier(model, 0.3).classify('Rates rise', 'The bank raised rates.', 'en')\n"
+        "print(sorted({'scipy', 'sklearn'} & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.split()[-1] == "[]"

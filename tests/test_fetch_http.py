@@ -230,12 +230,34 @@ def test_untyped_plain_text_is_a_permanent_not_html_error(server: LocalServer) -
     assert err.value.reason == "not_html"
 
 
-def test_fetch_sniffs_untyped_bodies_with_the_clean_stage_s_own_html_test() -> None:
-    """One definition of "this is HTML": what fetch accepts untyped, clean parses as HTML."""
-    from workers.fetching import http
-    from workers.stages.clean import document
+UNTYPED_BODIES = [
+    "Shares rose 3% today.",
+    "A scraped text with one stray <p> in it, and nothing else that looks like markup.",
+    "<p>Two</p> <p>paragraphs</p>",
+    "<div>A fragment</div> with a <span>tag</span>",
+]
 
-    assert http.looks_like_html is document.looks_like_html
+
+@pytest.mark.parametrize("body", UNTYPED_BODIES)
+def test_fetch_accepts_an_untyped_body_exactly_when_clean_would_parse_it_as_html(
+    server: LocalServer, body: str
+) -> None:
+    """One definition of "this is HTML": what fetch accepts untyped, clean parses as HTML."""
+    from workers.stages.clean.document import looks_like_html
+
+    server.routes["/u"] = html_route(body, "application/octet-stream")
+    if looks_like_html(body):
+        assert make_fetcher(server).get_page(server.url("/u")).html == body
+    else:
+        with pytest.raises(PermanentError) as err:
+            make_fetcher(server).get_page(server.url("/u"))
+        assert err.value.reason == "not_html"
+
+
+def test_the_untyped_bodies_tried_include_html_and_text() -> None:
+    from workers.stages.clean.document import looks_like_html
+
+    assert {looks_like_html(body) for body in UNTYPED_BODIES} == {True, False}
 
 
 @pytest.mark.parametrize("status", [404, 410, 403])

@@ -24,22 +24,16 @@ from typing import IO, Any
 
 import structlog
 
+from workers.settings import logs_json
+
 _configured: tuple[str, str, int] | None = None
 # The real stderr our own handler writes to, once `capture_stray_output` wrapped sys.stderr.
 _raw_stderr: IO[str] | None = None
 
 
-def _use_json(log_format: str) -> bool:
-    if log_format == "json":
-        return True
-    if log_format == "console":
-        return False
-    return not sys.stderr.isatty()
-
-
 def uses_json(log_format: str) -> bool:
     """Whether `log_format` ("auto", "json", "console") renders JSON in this process."""
-    return _use_json(log_format)
+    return logs_json(log_format)
 
 
 def configure_logging(
@@ -62,7 +56,7 @@ def configure_logging(
         structlog.processors.StackInfoRenderer(),
     ]
     renderer: Any
-    if _use_json(log_format):
+    if logs_json(log_format):
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.format_exc_info)
     else:

@@ -8,6 +8,7 @@ Tuned numbers carry their reason in a comment beside them.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
@@ -330,3 +331,14 @@ def settings_example_env() -> str:
     for env, default, doc in settings_table():
         blocks.append(f"# {doc}\n# {env}={default}\n")
     return "\n".join(blocks)
+
+
+def logs_json(log_format: str) -> bool:
+    """Whether NEWSFLOW_LOG_FORMAT `log_format` means JSON lines in this process: "auto" does
+    unless stderr is a terminal. Here rather than in workers.logconfig, which imports structlog:
+    the command line decides this before structlog loads (workers/cli.py)."""
+    if log_format == "json":
+        return True
+    if log_format == "console":
+        return False
+    return not sys.stderr.isatty()

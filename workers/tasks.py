@@ -8,30 +8,50 @@ Signals here bind every log line of a task to its article and warm each worker's
 
 from __future__ import annotations
 
-from typing import Any
+import gc
+import importlib
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from celery import Task, signals
 from celery.exceptions import SoftTimeLimitExceeded
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
-from workers.adapters.stage_guard import process_id
 from workers.app import app
-from workers.models import SlotReservation
+from workers.memory import Trimmer
 from workers.pipeline import CRAWL_QUEUE, Stage, task_name
-from workers.queueing import CeleryPublisher, enqueue_crawl
-from workers.runner import Delivery, RetryPolicy, StageRunner
-from workers.services import Services, get_services, reset_services
-from workers.sources import crawl_feed as crawl_feed_step
-from workers.steps import build_steps
-from workers.tracing import Tracer
 from workers.warmup import warm_up
+
+if TYPE_CHECKING:
+    from workers.runner import Delivery, RetryPolicy, StageRunner
+    from workers.services import Services
+
+# What runs a stage (the runner, the store and SQLAlchemy, the services; for crawl, the feed and
+# sitemap parsers) is imported where it is first used, not at the top: a prefork pool's parent
+# imports this module to know its tasks but runs none, and with one pool process (classify on 2
+# cores) there is no second process to share those ~30 MB with (docs/performance.md). A prefork
+# parent of several pool processes imports these before it forks, so they share them.
+RUNNER_MODULES = (
+    "workers.adapters.stage_guard",
+    "workers.queueing",
+    "workers.runner",
+    "workers.services",
+    "workers.steps",
+    "workers.tracing",
+)
 
 _runner: StageRunner | None = None
 
+# A worker process that grew by this much since it last trimmed hands its free heap back after
+# the task. 32 MB: with the clean stage over the dev pages, 4 trims in 450 pages, no CPU
+# measured, the process 21 MB smaller; 16 MB trimmed every fifth page for 35 MB at ~5% CPU,
+# and trimming after every task cost ~10% (docs/performance.md).
+TRIM_AFTER_GROWTH = 32 * 1024 * 1024
+_trimmer = Trimmer(TRIM_AFTER_GROWTH)
+
 
 def retry_policy(svc: Services) -> RetryPolicy:
+    from workers.runner import RetryPolicy
+
     s = svc.settings
     return RetryPolicy(
         max_retries=s.max_retries,
@@ -45,6 +65,16 @@ def stage_runner() -> StageRunner:
     """This process's runner, wired to its services (rebuilt after a fork)."""
     global _runner
     if _runner is None:
+        from redis.exceptions import RedisError
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from workers.adapters.stage_guard import process_id
+        from workers.queueing import CeleryPublisher
+        from workers.runner import StageRunner
+        from workers.services import get_services
+        from workers.steps import build_steps
+        from workers.tracing import Tracer
+
         svc = get_services()
         _runner = StageRunner(
             store=svc.store,
@@ -63,6 +93,9 @@ def stage_runner() -> StageRunner:
 
 def delivery_of(request: Any, stage: Stage, article_id: str) -> Delivery:
     """The plain values of a Celery request that the runner needs."""
+    from workers.models import SlotReservation
+    from workers.runner import Delivery
+
     slot = request.get("slot")
     delivery_info = request.delivery_info or {}
     enqueued_at = request.get("enqueued_at")
@@ -89,6 +122,8 @@ class StageTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
     max_retries = None
 
     def deliver(self, stage: Stage, article_id: str) -> str:
+        from workers.services import get_services
+
         runner = stage_runner()
         get_services().heartbeat.ensure_running()  # our stage locks live while we do
         return runner.run(delivery_of(self.request, stage, article_id)).outcome.value
@@ -116,6 +151,10 @@ def classify(self: StageTask, article_id: str) -> str:
 
 @app.task(name=task_name(CRAWL_QUEUE), bind=True, queue=CRAWL_QUEUE, acks_late=True)
 def crawl(self: Task, feed_url: str) -> int:
+    from workers.queueing import CeleryPublisher, enqueue_crawl
+    from workers.services import get_services
+    from workers.sources import crawl_feed as crawl_feed_step
+
     svc = get_services()
     report = crawl_feed_step(
         feed_url,
@@ -136,6 +175,8 @@ def start_heartbeat(queues: frozenset[str], node: str = "") -> None:
     """Beat from the start, idle or not, naming our queues and worker: dashboards and metrics
     count the processes and workers that consume each queue from these (a prefork pool's parent
     runs no stage and never beats)."""
+    from workers.services import get_services
+
     heartbeat = get_services().heartbeat
     heartbeat.queues = queues
     heartbeat.node = node
@@ -145,6 +186,8 @@ def start_heartbeat(queues: frozenset[str], node: str = "") -> None:
 @signals.worker_process_init.connect
 def _fresh_connections(sender: Any = None, **_: Any) -> None:
     # A forked child must not reuse its parent's Redis and database sockets.
+    from workers.services import reset_services
+
     global _runner
     _runner = None
     reset_services()
@@ -166,13 +209,24 @@ def _warm_up_before_consuming(sender: Any = None, instance: Any = None, **_: Any
     # the pool forks, so its children share those pages copy-on-write instead of each loading
     # its own. The classifier is not loaded in a prefork parent: torch's thread pools do not
     # survive a fork, and at one process per two cores (the default) there is nothing to share.
+    # Nor is the stage runner's code (the store, SQLAlchemy, the services) imported in a prefork
+    # parent of one pool process: its only child imports it either way.
     pool = getattr(instance, "pool_cls", None)
     pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
+    prefork = "prefork" in str(pool_name)
     queues = consumed_queues()
-    if "prefork" not in str(pool_name):
+    if not prefork:
         # This process runs the stages (a prefork parent does not); sender: the node name.
         start_heartbeat(queues, str(sender or ""))
-    warm_up(queues - {Stage.CLASSIFY.value} if "prefork" in str(pool_name) else queues)
+    elif int(getattr(instance, "concurrency", 1) or 1) > 1:
+        for module in RUNNER_MODULES:
+            importlib.import_module(module)
+    warm_up(queues - {Stage.CLASSIFY.value} if prefork else queues)
+    if prefork:
+        # What the parent holds now goes to the collector's permanent generation: a collection in
+        # a child then never writes to those objects' headers, which would copy their pages into
+        # the child (clean, parent and children: 364 -> 313-325 MB PSS, benchmarks/pipeline.py).
+        gc.freeze()
 
 
 @signals.task_prerun.connect
@@ -190,6 +244,12 @@ def _bind_task_context(task: Task | None = None, task_id: str | None = None, **_
 @signals.task_postrun.connect
 def _unbind_task_context(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
+
+
+@signals.task_postrun.connect
+def _trim_after_growth(**_: Any) -> None:
+    # In a threads pool two threads may both trim at once: harmless, and rare.
+    _trimmer.after_task()
 
 
 @signals.before_task_publish.connect

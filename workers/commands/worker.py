@@ -64,6 +64,7 @@ def default_concurrency(pool: str, queues: list[str], cores: int) -> int:
 
 
 def worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
+    """The arguments of Celery's `worker` command for these queues and settings."""
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown:
@@ -71,14 +72,7 @@ def worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
     pool = args.pool or ("threads" if set(queues) <= IO_BOUND else "prefork")
     concurrency = args.concurrency or default_concurrency(pool, queues, os.cpu_count() or 1)
     name = args.name or f"{'-'.join(queues)}.{os.getpid()}@{socket.gethostname()}"
-    from workers.logconfig import uses_json
-
-    # Celery's start-up banner is plain text on stdout: with JSON logs the `worker_started`
-    # event (workers/app.py) says the same in one JSON line instead.
-    quiet = ["--quiet"] if uses_json(settings.log_format) else []
     return [
-        *quiet,
-        "worker",
         f"--queues={','.join(queues)}",
         f"--pool={pool}",
         f"--concurrency={concurrency}",
@@ -93,23 +87,34 @@ def worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import click
-    from celery.bin.celery import celery as celery_command
+    from celery.bin.base import CLIContext
+
+    # Celery's `worker` command alone, not through the `celery` command group: the group imports
+    # every Celery subcommand, and `celery amqp` brings click-repl and prompt_toolkit (~9 MB in
+    # each worker process and pool process, never used; benchmarks/pipeline.py). What the group
+    # would do first for this app is making the context below.
+    from celery.bin.worker import worker as worker_command
 
     from workers.app import app
     from workers.logconfig import uses_json
 
-    if uses_json(settings.log_format):
+    json_logs = uses_json(settings.log_format)
+    if json_logs:
         _say_in_json()
-    # What app.start() does, keeping the exit code it drops: a worker that stops on an
-    # unrecoverable error (kombu can crash closing a channel to a restarting Redis) must exit
-    # non-zero, or a restart-on-failure supervisor leaves it dead.
-    celery_command.params[0].default = app
+    # Celery's start-up banner is plain text on stdout: with JSON logs the `worker_started`
+    # event (workers/app.py) says the same in one JSON line instead.
+    context = CLIContext(app=app, no_color=None, workdir=None, quiet=json_logs)
+    # A worker that stops on an unrecoverable error (kombu can crash closing a channel to a
+    # restarting Redis) must exit non-zero, or a restart-on-failure supervisor leaves it dead.
     try:
-        code = celery_command.main(args=worker_argv(args, settings), standalone_mode=False)
+        code = worker_command.main(
+            args=worker_argv(args, settings),
+            prog_name="newsflow worker",
+            obj=context,
+            standalone_mode=False,
+        )
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    finally:
-        celery_command.params[0].default = None
     return int(code or 0)
 
 

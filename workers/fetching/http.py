@@ -38,7 +38,6 @@ from workers.fetching.ssrf import AddressGuard, ForbiddenAddress, GuardedAdapter
 from workers.fetching.urls import canonicalize_url, host_of
 from workers.models import FetchedPage, SlotReservation
 from workers.settings import Settings
-from workers.stages.clean.document import looks_like_html
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Types a server sends when it does not know; the body is sniffed instead of trusted.
@@ -214,7 +213,11 @@ class HttpFetcher:
             )
         if media in _UNKNOWN_TYPES:
             # The clean stage's own test of markup, so what fetch lets through as HTML is what
-            # clean parses as HTML. Tags are ASCII, and latin-1 decodes any byte.
+            # clean parses as HTML. Tags are ASCII, and latin-1 decodes any byte. Imported here:
+            # the clean package brings the extractor's libraries (numpy, lxml, py3langid's
+            # module: ~20 MB), which a fetch worker needs only for a body of no declared type.
+            from workers.stages.clean.document import looks_like_html
+
             if not looks_like_html(body[:_SNIFF_BYTES].decode("latin-1")):
                 raise PermanentError("not_html", f"{resp.url}: {media or 'no type'}, not HTML")
             media = "text/html"

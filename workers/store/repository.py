@@ -807,7 +807,7 @@ def open_store(database_url: str, migrate_schema: bool = True) -> ArticleStore:
     """Connect to the store, bringing its schema to the newest revision first."""
     engine = make_engine(database_url)
     if migrate_schema:
-        from workers.store import migrate  # alembic: only where the schema is migrated
+        from workers.store import migrate
 
         migrate.upgrade(engine)
     return ArticleStore(engine)

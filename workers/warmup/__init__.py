@@ -14,6 +14,7 @@ from collections.abc import Collection
 from importlib import resources
 
 from workers.errors import SkipArticle
+from workers.memory import release_free_memory
 
 WARM_UP_PAGE = resources.files("workers.warmup").joinpath("article.html")
 
@@ -29,3 +30,6 @@ def warm_up(queues: Collection[str]) -> None:
 
         with contextlib.suppress(SkipArticle):
             clean_page(WARM_UP_PAGE.read_text(encoding="utf-8"), "https://ledger.example/")
+    # Loading leaves freed memory behind (the model's float32 weights, once quantised): give it
+    # back before the first task, and, in a prefork parent, before the pool forks.
+    release_free_memory()

@@ -13,10 +13,13 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -81,6 +84,10 @@ class WordFeaturizer:
 
     def matrix(self, texts: Sequence[str]) -> csr_matrix:
         """CSR matrix (len(texts) x vocabulary) of many texts."""
+        # SciPy (~10 MB) only where many texts are featurised at once (training, evaluation):
+        # a classify worker featurises one article at a time with `sparse`.
+        from scipy.sparse import csr_matrix
+
         indptr = [0]
         indices: list[npt.NDArray[np.int64]] = []
         data: list[npt.NDArray[np.float32]] = []

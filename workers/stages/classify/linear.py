@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix, hstack
 
 from workers.models import Classification
 from workers.stages.classify.artifact import FeatureKind, LinearModel, content_version
@@ -20,6 +20,9 @@ from workers.stages.classify.decision import decide, softmax
 from workers.stages.classify.encoder import MiniLMEncoder
 from workers.stages.classify.features import WordFeaturizer, doc_text, fit_vocabulary
 from workers.stages.language import known_language
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -34,6 +37,8 @@ _MAX_ITER = 3000  # lbfgs converges in ~300-800 iterations here; this only bound
 def design_matrix(
     featurizer: WordFeaturizer, texts: Sequence[str], embeddings: FloatArray | None
 ) -> csr_matrix:
+    from scipy.sparse import csr_matrix, hstack  # as in WordFeaturizer.matrix
+
     words = featurizer.matrix(texts)
     if embeddings is None:
         return words
