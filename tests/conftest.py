@@ -3,6 +3,16 @@
 Tests talk to the real Redis on 127.0.0.1:6379 (database NEWSFLOW_TEST_REDIS_DB, default 9) and
 never touch keys outside their own random prefix, which is deleted afterwards.
 
+Run in parallel (pytest-xdist's `-n`, as `make test-unit` does), each worker has a Redis database
+of its own, counting down from that one: gw0 the base database, gw1 the one below, and so on
+(9, 8, 7, 6 for four workers by default). Keys are prefixed, but Celery's queue names are not,
+and tests that count queue lengths would see another worker's messages. Counting down keeps
+clear of the end-to-end database (NEWSFLOW_E2E_REDIS_DB, 10); a run that would go below database
+0 is refused. PostgreSQL tests take turns instead (`postgres_url`): the event relay reads only
+below the oldest transaction open on the whole server, so two at once hold each other up. So
+that no worker waits for its turn, the modules with PostgreSQL tests run on one worker, one
+after the other (POSTGRES_MODULES); each other test goes to whichever worker is free.
+
 Compute runs on one thread here (OMP_NUM_THREADS, read by torch and OpenBLAS when they load), as
 in a classify worker (workers/tasks.py): with two threads on two cores that other jobs also use,
 torch's threads wait on each other, and encoding the 216 self-training texts took 25-39 s instead
@@ -12,10 +22,14 @@ of a few fast tests does not load torch at all.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +43,73 @@ from workers.store import ArticleStore, open_store
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-TEST_REDIS_DB = int(os.environ.get("NEWSFLOW_TEST_REDIS_DB", "9"))
+BASE_REDIS_DB = int(os.environ.get("NEWSFLOW_TEST_REDIS_DB", "9"))
+
+
+def worker_redis_db(base: int, worker: str) -> int:
+    """The Redis database of xdist worker `worker` ("gw0", "gw1", ...; "" in a serial run)."""
+    return base - int(worker.removeprefix("gw") or 0)
+
+
+TEST_REDIS_DB = worker_redis_db(BASE_REDIS_DB, os.environ.get("PYTEST_XDIST_WORKER", ""))
 TEST_REDIS_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
 PG_ADMIN_URL = os.environ.get(
     "NEWSFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+# The modules whose tests use PostgreSQL, outside tests/integration (`postgres_url` checks it).
+POSTGRES_MODULES = frozenset(
+    {
+        "tests/test_api_articles.py",
+        "tests/test_events_relay.py",
+        "tests/test_store.py",
+        "tests/test_store_reports.py",
+    }
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse a parallel run with more workers than Redis databases below the base one."""
+    if config.getoption("dist", "no") == "no":  # serial, or inside an xdist worker
+        return
+    workers = len(config.getoption("tx"))
+    if worker_redis_db(BASE_REDIS_DB, f"gw{workers - 1}") < 0:
+        raise pytest.UsageError(
+            f"{workers} workers need Redis databases {BASE_REDIS_DB} down to "
+            f"{BASE_REDIS_DB - workers + 1}: set NEWSFLOW_TEST_REDIS_DB to {workers - 1} or more"
+        )
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which `-p no:xdist` leaves out
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """For `-n` without `--dist`: xdist's `load` (each test to the next free worker), except
+    that the modules of POSTGRES_MODULES are one unit, run by one worker from the start."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PostgresOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "postgres" if nodeid.split("::", 1)[0] in POSTGRES_MODULES else nodeid
+
+    return PostgresOnOneWorker(config, log)
+
+
+@contextmanager
+def _postgres_turn() -> Iterator[None]:
+    """Hold the one lock file of the PostgreSQL server at PG_ADMIN_URL on this machine, for the
+    xdist workers of a run and for other runs here alike (the server is what they share). The
+    lock goes with the process: a test that dies does not leave it held."""
+    digest = hashlib.sha256(PG_ADMIN_URL.encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"newsflow-tests-postgres-{digest}.lock"
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)  # also for a child forked meanwhile, holding a copy
+        os.close(fd)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -86,9 +162,14 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh PostgreSQL database, dropped afterwards. Skips only where PostgreSQL is absent
-    and CI has not said it must be there (NEWSFLOW_REQUIRE_POSTGRES=1)."""
+    and CI has not said it must be there (NEWSFLOW_REQUIRE_POSTGRES=1). Tests that use it take
+    turns, from creating the database to dropping it (see the module docstring)."""
+    module = request.node.nodeid.split("::", 1)[0]
+    if request.node.get_closest_marker("integration") is None and module not in POSTGRES_MODULES:
+        # Right even so (tests take turns), but in parallel its worker would wait its turn.
+        pytest.fail(f"{module} uses PostgreSQL: add it to POSTGRES_MODULES in tests/conftest.py")
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -98,12 +179,13 @@ def postgres_url() -> Iterator[str]:
             pytest.fail(f"PostgreSQL required but not reachable: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
     name = f"newsflow_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with _postgres_turn():
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        yield f"{base}/{name}"
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
