@@ -10,8 +10,8 @@ and tests that count queue lengths would see another worker's messages. Counting
 clear of the end-to-end database (NEWSFLOW_E2E_REDIS_DB, 10); a run that would go below database
 0 is refused. PostgreSQL tests take turns instead (`postgres_url`): the event relay reads only
 below the oldest transaction open on the whole server, so two at once hold each other up. So
-that no worker waits for its turn, the modules with PostgreSQL tests run on one worker, one
-after the other (POSTGRES_MODULES); each other test goes to whichever worker is free.
+that no worker waits for its turn, all PostgreSQL tests run on one worker, one after the other
+(`pytest_xdist_make_scheduler`).
 
 Compute runs on one thread here (OMP_NUM_THREADS, read by torch and OpenBLAS when they load), as
 in a classify worker (workers/tasks.py): with two threads on two cores that other jobs also use,
@@ -58,17 +58,6 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
-# The modules whose tests use PostgreSQL, outside tests/integration (`postgres_url` checks it).
-POSTGRES_MODULES = frozenset(
-    {
-        "tests/test_api_articles.py",
-        "tests/test_events_relay.py",
-        "tests/test_store.py",
-        "tests/test_store_reports.py",
-    }
-)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse a parallel run with more workers than Redis databases below the base one."""
     if config.getoption("dist", "no") == "no":  # serial, or inside an xdist worker
@@ -83,15 +72,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which `-p no:xdist` leaves out
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """For `-n` without `--dist`: xdist's `load` (each test to the next free worker), except
-    that the modules of POSTGRES_MODULES are one unit, run by one worker from the start."""
+    """For `-n` without `--dist`: the PostgreSQL tests (the ones whose id names postgres, which
+    `postgres_url` checks) are one unit of work, run by one worker from the start; the other
+    tests go to the next free worker a module at a time, so that a module's imports (torch,
+    scikit-learn, trafilatura) and fixtures are paid for in one worker, not in each."""
     if config.getoption("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class PostgresOnOneWorker(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "postgres" if nodeid.split("::", 1)[0] in POSTGRES_MODULES else nodeid
+            return "postgres" if "postgres" in nodeid else nodeid.split("::", 1)[0]
 
     return PostgresOnOneWorker(config, log)
 
@@ -166,10 +157,9 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh PostgreSQL database, dropped afterwards. Skips only where PostgreSQL is absent
     and CI has not said it must be there (NEWSFLOW_REQUIRE_POSTGRES=1). Tests that use it take
     turns, from creating the database to dropping it (see the module docstring)."""
-    module = request.node.nodeid.split("::", 1)[0]
-    if request.node.get_closest_marker("integration") is None and module not in POSTGRES_MODULES:
+    if "postgres" not in request.node.nodeid:
         # Right even so (tests take turns), but in parallel its worker would wait its turn.
-        pytest.fail(f"{module} uses PostgreSQL: add it to POSTGRES_MODULES in tests/conftest.py")
+        pytest.fail("a test that uses PostgreSQL names it in its id, e.g. test_on_postgres_...")
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

@@ -155,7 +155,7 @@ def test_a_new_store_starts_the_stream_from_now(sqlite_url: str, writer: StreamW
 
 
 @pytest.mark.postgres
-def test_a_lower_event_id_committed_late_is_not_stepped_over(
+def test_on_postgres_a_lower_event_id_committed_late_is_not_stepped_over(
     postgres_url: str, writer: StreamWriter
 ) -> None:
     """PostgreSQL hands out event ids at insert: a transaction holding id N may commit after
