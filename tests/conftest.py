@@ -5,7 +5,7 @@ never touch keys outside their own random prefix, which is deleted afterwards.
 
 Run in parallel (pytest-xdist's `-n`, as `make test-unit` does), each worker has a Redis database
 of its own, counting down from that one: gw0 the base database, gw1 the one below, and so on
-(9, 8, 7, 6 for four workers by default). Keys are prefixed, but Celery's queue names are not,
+(9, 8, 7 for `make test-unit`'s three). Keys are prefixed, but Celery's queue names are not,
 and tests that count queue lengths would see another worker's messages. Counting down keeps
 clear of the end-to-end database (NEWSFLOW_E2E_REDIS_DB, 10); a run that would go below database
 0 is refused. PostgreSQL tests take turns instead (`postgres_url`): the event relay reads only
