@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from tests.waiting import wait_until
+from workers.adapters import stage_guard
 from workers.adapters.stage_guard import (
     Heartbeat,
     LiveProcess,
@@ -114,6 +115,25 @@ def test_a_heartbeat_runs_in_its_own_thread_once_per_process(
     beat.ensure_running()
     beat.ensure_running()
     assert redis_client.ttl(alive_key(key_prefix, process_id())) > 20
+    beat.stop()
+
+
+def test_a_stopped_heartbeat_beats_no_more(
+    redis_client: redis.Redis, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Services.close() stops the process's beats: nothing writes its keys again afterwards
+    (a test's keys stay deleted; a closing process drops out like a dead one)."""
+    # A beat every 50 ms instead of every 10 s, so a beat after the stop would show at once.
+    monkeypatch.setattr(stage_guard, "HEARTBEAT_EVERY_S", 0.05)
+    beat = Heartbeat(redis_client, key_prefix)
+    beat.ensure_running()
+    assert wait_until(lambda: redis_client.exists(heartbeats_key(key_prefix)))
+    beat.stop()
+    time.sleep(0.1)  # a beat already under way when stop() came
+    redis_client.delete(alive_key(key_prefix, process_id()), heartbeats_key(key_prefix))
+    time.sleep(0.3)  # six beat intervals
+    assert not redis_client.exists(heartbeats_key(key_prefix))
+    assert not redis_client.exists(alive_key(key_prefix, process_id()))
 
 
 def test_a_lock_past_its_end_is_taken_over_and_the_count_goes_on(

@@ -119,6 +119,8 @@ class Services:
     def close(self) -> None:
         """Release the connections this object opened (those never used were never opened)."""
         opened = self.__dict__
+        if "heartbeat" in opened:
+            self.heartbeat.stop()
         if "fetcher" in opened:
             self.fetcher.close()
         if "store" in opened:

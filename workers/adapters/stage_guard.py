@@ -171,10 +171,17 @@ class Heartbeat:
             pipe.zremrangebyscore(heartbeats_key(self._prefix), "-inf", now - INDEX_KEEP_S)
             pipe.execute()
 
+    def stop(self) -> None:
+        """No more beats from this process (its services are closing): the thread ends at its
+        next wake-up without beating, and the process drops out of the index like any other."""
+        self._pid = 0
+
     def _loop(self) -> None:
         pid = os.getpid()
-        while self._pid == pid:
+        while True:
             time.sleep(HEARTBEAT_EVERY_S)
+            if self._pid != pid:
+                return
             self.beat()
 
 
