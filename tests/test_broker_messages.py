@@ -21,10 +21,13 @@ ARTICLE = "0123456789abcdef0123456789abcdef"
 
 
 @pytest.fixture(params=[False, True], ids=["direct", "task-events"])
-def celery(request: pytest.FixtureRequest, redis_url: str, key_prefix: str) -> Iterator[Any]:
+def celery(
+    request: pytest.FixtureRequest, redis_url: str, key_prefix: str, redis_client: redis.Redis
+) -> Iterator[Any]:
     """The production app, with its queues under the test's own key prefix; once as it is by
     default (the publisher writes messages itself) and once with Celery's task events on (the
-    publisher goes through send_task, which emits task-sent for Flower): the same messages."""
+    publisher goes through send_task, which emits task-sent for Flower): the same messages.
+    Taking `redis_client` makes the prefix's keys (kombu's bindings too) go after the app."""
     settings = Settings.from_env().with_overrides(
         redis_url=redis_url, celery_task_events=request.param
     )
