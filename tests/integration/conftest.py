@@ -13,8 +13,11 @@ import pytest
 import redis
 
 from tests.test_fetch_support import LocalServer, send, serve
+from workers.demo.server import DEMO_FEEDS, DemoSites
 from workers.pipeline import QUEUES
+from workers.services import Services
 from workers.settings import Settings
+from workers.store.feeds import FeedSpec
 
 # Integration runs own this Redis database (queues are not prefixed, so no other test uses it).
 E2E_REDIS_DB = int(os.environ.get("NEWSFLOW_E2E_REDIS_DB", "10"))
@@ -42,6 +45,17 @@ def e2e_settings(
         "log_format": "json",
     }
     return Settings().with_overrides(**{**base, **overrides})
+
+
+def register_demo_feeds(svc: Services, sites: DemoSites) -> list[str]:
+    """Create the schema (before any process starts, so none races another to) and register
+    the demo sites' feeds, polled hourly: the scheduler polls a new feed at once. Returns the
+    feed URLs."""
+    svc.store  # noqa: B018
+    urls = [sites.url(path) for path, _kind in DEMO_FEEDS]
+    for url, (_path, kind) in zip(urls, DEMO_FEEDS, strict=True):
+        svc.feeds.upsert(FeedSpec(url=url, kind=kind, interval_s=3600))
+    return urls
 
 
 def _broker_keys(client: redis.Redis, prefix: str) -> list[bytes]:

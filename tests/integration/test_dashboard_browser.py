@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import e2e_settings
+from tests.integration.conftest import e2e_settings, register_demo_feeds
 from tests.integration.serving import served
 from workers.app import create_app
 from workers.demo.server import DemoSites, serve_demo_sites
@@ -29,11 +29,9 @@ from workers.queueing import enqueue_crawl
 from workers.scheduler import scheduler_tick
 from workers.services import Services
 from workers.settings import Settings
-from workers.store.feeds import FeedSpec
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-FEEDS = (("ledger/feed.xml", "rss"), ("metrowire/feed.xml", "atom"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -122,10 +120,7 @@ def test_the_page_follows_an_ingest_and_opens_a_trace_from_the_search_box(
         e2e_redis_url, sqlite_url, sites.bases.values(), serve_token="browser-token"
     )
     svc = make_services(settings)
-    svc.store  # noqa: B018 - migrate before anything starts
-    feed_urls = [sites.url(path) for path, _ in FEEDS]
-    for url, (_path, kind) in zip(feed_urls, FEEDS, strict=True):
-        svc.feeds.upsert(FeedSpec(url=url, kind=kind, interval_s=3600))
+    register_demo_feeds(svc, sites)
 
     with served(settings, tmp_path / "serve.log") as base:
         browser.get(base)

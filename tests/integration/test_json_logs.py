@@ -15,19 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import e2e_settings
+from tests.integration.conftest import e2e_settings, register_demo_feeds
 from workers.demo.server import DemoSites, serve_demo_sites
 from workers.demo.session import settings_env, wait_until_settled
 from workers.observe import queue_consumers
 from workers.pipeline import QUEUES
 from workers.services import Services
 from workers.settings import Settings
-from workers.store.feeds import FeedSpec
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-FEEDS = (("ledger/feed.xml", "rss"), ("metrowire/feed.xml", "atom"))
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +57,7 @@ def test_every_line_a_deployment_writes_is_json(
 ) -> None:
     settings = e2e_settings(e2e_redis_url, sqlite_url, sites.bases.values())
     svc = make_services(settings)
-    svc.store  # noqa: B018 - migrate before the processes start
-    feed_urls = [sites.url(path) for path, _ in FEEDS]
-    for url, (_path, kind) in zip(feed_urls, FEEDS, strict=True):
-        svc.feeds.upsert(FeedSpec(url=url, kind=kind, interval_s=3600))
+    feed_urls = register_demo_feeds(svc, sites)
     out, err = tmp_path / "stdout.log", tmp_path / "stderr.log"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         run = subprocess.Popen(

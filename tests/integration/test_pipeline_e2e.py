@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import e2e_settings
+from tests.integration.conftest import e2e_settings, register_demo_feeds
 from workers.app import create_app
 from workers.demo.server import SITE_ROOT, DemoSites, serve_demo_sites
 from workers.demo.session import start_workers, stop_processes, wait_until_settled
@@ -23,12 +23,10 @@ from workers.queueing import enqueue_crawl
 from workers.scheduler import scheduler_tick
 from workers.services import Services
 from workers.settings import Settings
-from workers.store.feeds import FeedSpec
 
 pytestmark = pytest.mark.integration
 
 EXPECTATIONS: dict[str, Any] = json.loads((SITE_ROOT / "expectations.json").read_text("utf-8"))
-FEEDS = (("ledger/feed.xml", "rss"), ("metrowire/feed.xml", "atom"))
 STAGE_EVENTS = [
     "article_fetched",
     "article_cleaned",
@@ -56,10 +54,7 @@ def run_pipeline(
     # 127.0.0.1, so their ~17 requests share one host's 1 request/s.
     settings = e2e_settings(redis_url, database_url, sites.bases.values())
     svc = make_services(settings)
-    svc.store  # noqa: B018 - migrate before the workers start
-    feed_urls = [sites.url(path) for path, _ in FEEDS]
-    for url, (_path, kind) in zip(feed_urls, FEEDS, strict=True):
-        svc.feeds.upsert(FeedSpec(url=url, kind=kind, interval_s=3600))
+    feed_urls = register_demo_feeds(svc, sites)
     celery = create_app(settings)
     with log_path.open("wb") as log_file:
         children = start_workers(settings, log_file)

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 
 DEMO_DATABASE_URL = "sqlite:///newsflow-demo.db"
-DEMO_FEEDS = (("ledger/feed.xml", "rss"), ("metrowire/feed.xml", "atom"))
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,6 +91,7 @@ def ingest_demo_sites(
     import redis
 
     from workers.app import app
+    from workers.demo.server import DEMO_FEEDS
     from workers.demo.session import remove_sqlite_file, start_workers, wait_until_settled
     from workers.queueing import enqueue_crawl
     from workers.scheduler import scheduler_tick

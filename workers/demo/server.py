@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 SITE_ROOT = Path(__file__).with_name("site")
 # Placeholder -> site folder, in the order sites are started.
 SITES: Mapping[str, str] = {"{{BASE_A}}": "ledger", "{{BASE_B}}": "metrowire"}
+# The feeds the sites publish ("folder/file", kind): the original publisher's first, then the
+# site that republishes one of its stories.
+DEMO_FEEDS = (("ledger/feed.xml", "rss"), ("metrowire/feed.xml", "atom"))
 
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
