@@ -153,6 +153,14 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def settings(sqlite_url: str, redis_url: str, key_prefix: str) -> Settings:
+    """The defaults a user gets, on the test's Redis database, key prefix and SQLite file."""
+    return Settings().with_overrides(
+        redis_url=redis_url, database_url=sqlite_url, key_prefix=key_prefix
+    )
+
+
+@pytest.fixture
 def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh PostgreSQL database, dropped afterwards. Skips only where PostgreSQL is absent
     and CI has not said it must be there (NEWSFLOW_REQUIRE_POSTGRES=1). Tests that use it take

@@ -33,7 +33,8 @@ LOAD_MARGIN = 2.0
 
 
 def modules_loaded_by(argv: list[str], env: dict[str, str] | None = None) -> set[str]:
-    """Run `newsflow ARGV` in a fresh interpreter; every module it had loaded."""
+    """Run `newsflow ARGV` in a fresh interpreter; every module it had loaded (an import
+    blocked with a None entry in sys.modules is not loaded)."""
     code = (
         "import sys, json, contextlib, io\n"
         "from workers.cli import main\n"
@@ -42,7 +43,7 @@ def modules_loaded_by(argv: list[str], env: dict[str, str] | None = None) -> set
         f"        main({argv!r})\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
+        "print(json.dumps(sorted(m for m, module in sys.modules.items() if module is not None)))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,

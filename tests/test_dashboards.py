@@ -30,9 +30,7 @@ METRIC = re.compile(r"\bnewsflow_[a-z_]+\b")
 
 @pytest.fixture
 def served(
-    sqlite_url: str,
-    redis_url: str,
-    key_prefix: str,
+    settings: Settings,
     redis_client: redis.Redis,
     make_services: Callable[[Settings], Services],
     make_celery: Callable[[Settings], Celery],
@@ -40,9 +38,6 @@ def served(
     """Every sample name of one scrape of a populated deployment."""
     broker_keys = [*QUEUES, "unacked", "unacked_index"]
     redis_client.delete(*broker_keys)
-    settings = Settings().with_overrides(
-        redis_url=redis_url, database_url=sqlite_url, key_prefix=key_prefix
-    )
     svc = make_services(settings)
     try:
         populate_deployment(svc, redis_client, CeleryPublisher(make_celery(settings)))

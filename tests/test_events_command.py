@@ -25,11 +25,6 @@ from workers.store.outbox import EventOutbox
 
 
 @pytest.fixture
-def settings(redis_url: str, sqlite_url: str, key_prefix: str) -> Settings:
-    return Settings(redis_url=redis_url, database_url=sqlite_url, key_prefix=key_prefix)
-
-
-@pytest.fixture
 def store(settings: Settings) -> Iterator[ArticleStore]:
     real = open_store(settings.database_url)
     yield real

@@ -54,13 +54,6 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def settings(sqlite_url: str, redis_url: str, key_prefix: str) -> Settings:
-    return Settings().with_overrides(
-        redis_url=redis_url, database_url=sqlite_url, key_prefix=key_prefix
-    )
-
-
-@pytest.fixture
 def svc(
     settings: Settings, redis_client: redis.Redis, make_services: Callable[[Settings], Services]
 ) -> Services:

@@ -6,46 +6,25 @@ docs/performance.md.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
+
+from tests.test_cli import modules_loaded_by, top_level
 
 
-def modules_loaded_by(argv: list[str], log_format: str) -> set[str]:
-    """Run `newsflow ARGV` in a fresh interpreter with NEWSFLOW_LOG_FORMAT=`log_format`; the
-    top-level modules it had loaded (an import blocked with a None entry is not loaded)."""
-    code = (
-        "import sys, json, contextlib, io\n"
-        "from workers.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    try:\n"
-        f"        main({argv!r})\n"
-        "    except SystemExit:\n"
-        "        pass\n"
-        "loaded = {m.split('.')[0] for m, module in sys.modules.items() if module is not None}\n"
-        "print(json.dumps(sorted(loaded)))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        env={**os.environ, "NEWSFLOW_LOG_FORMAT": log_format},
-    )
-    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+def top_level_modules_loaded_by(argv: list[str], log_format: str) -> set[str]:
+    """`newsflow ARGV` with NEWSFLOW_LOG_FORMAT=`log_format`: the top-level modules it loaded."""
+    return top_level(modules_loaded_by(argv, {**os.environ, "NEWSFLOW_LOG_FORMAT": log_format}))
 
 
 def test_a_service_logging_json_loads_no_console_traceback_renderer() -> None:
     """Rich and Pygments draw tracebacks and colour on a console; a JSON service never does."""
     for argv in (["run", "--only", "no-such-process"], ["worker", "--queues", "no-such-queue"]):
-        loaded = modules_loaded_by(argv, "json")
+        loaded = top_level_modules_loaded_by(argv, "json")
         assert "structlog" in loaded  # logging was configured
         assert loaded.isdisjoint({"rich", "pygments"})
     assert "celery" in loaded  # the worker command got as far as Celery's
 
 
 def test_console_logs_keep_the_rich_tracebacks() -> None:
-    loaded = modules_loaded_by(["run", "--only", "no-such-process"], "console")
+    loaded = top_level_modules_loaded_by(["run", "--only", "no-such-process"], "console")
     assert "rich" in loaded

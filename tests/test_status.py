@@ -21,13 +21,6 @@ from workers.settings import Settings
 
 
 @pytest.fixture
-def settings(sqlite_url: str, redis_url: str, key_prefix: str) -> Settings:
-    return Settings().with_overrides(
-        redis_url=redis_url, database_url=sqlite_url, key_prefix=key_prefix
-    )
-
-
-@pytest.fixture
 def deployment(
     settings: Settings,
     redis_client: redis.Redis,
