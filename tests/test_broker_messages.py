@@ -96,6 +96,8 @@ def test_a_lost_broker_is_an_infrastructure_error_and_nothing_is_sent(celery: An
     from workers.errors import InfrastructureError
 
     celery.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    # The app reconnects for as long as it takes by default (a worker outlives a broker
+    # restart); here the send_task path must give up at once so the error is seen.
     celery.conf.broker_connection_max_retries = 0
     celery.conf.broker_transport_options = {
         **celery.conf.broker_transport_options,

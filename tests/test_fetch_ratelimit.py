@@ -177,6 +177,8 @@ def test_a_host_has_one_key_and_a_slot_written_before_the_upgrade_still_holds(
     """Both times of a host (its slot line and its next start) share one key, so a request
     costs one read and one write in Redis. A key the previous release left (the slot line
     alone, in microseconds) is still honoured: no request sneaks in before it."""
+    # 100/s (default 1/s) so the host's own interval is negligible and the wait comes from the
+    # old key alone; a 5 s longest sleep (default 2 s) so that wait is slept, not deferred.
     slept: list[float] = []
     limiter = HostRateLimiter(
         redis_client, key_prefix, default_rate=100.0, max_wait=5.0, sleep=slept.append
