@@ -86,6 +86,7 @@ class CeleryPublisher:
         self._key_prefix = str((conf.broker_transport_options or {}).get("global_keyprefix", ""))
         self._client: redis.Redis | None = None
         self._pid = 0
+        self._origin = ""
 
     def send(
         self,
@@ -97,10 +98,11 @@ class CeleryPublisher:
         headers = stage_headers(article_id, reservation, infra_attempt)
         try:
             if self._direct:
+                client = self._redis()
                 message = stage_message(
-                    task_name(stage), stage.value, [article_id], headers, _origin()
+                    task_name(stage), stage.value, [article_id], headers, self._origin
                 )
-                self._redis().lpush(f"{self._key_prefix}{stage.value}", json.dumps(message))
+                client.lpush(f"{self._key_prefix}{stage.value}", json.dumps(message))
                 return
             self._celery.send_task(
                 task_name(stage),
@@ -113,7 +115,8 @@ class CeleryPublisher:
             raise InfrastructureError("broker_unavailable", f"publish {stage}: {exc}") from exc
 
     def _redis(self) -> redis.Redis:
-        # One client per process: a forked child opens its own connections.
+        # One client per process: a forked child opens its own connections (and is another
+        # sender: `origin` names it as Celery names an anonymous producer, "gen<pid>@<host>").
         if self._client is None or self._pid != os.getpid():
             self._client = redis.Redis.from_url(
                 str(self._celery.conf.broker_url),
@@ -121,12 +124,8 @@ class CeleryPublisher:
                 socket_connect_timeout=5,
             )
             self._pid = os.getpid()
+            self._origin = f"gen{self._pid}@{socket.gethostname()}"
         return self._client
-
-
-def _origin() -> str:
-    """Who sent a message, as Celery names an anonymous producer: "gen<pid>@<host>"."""
-    return f"gen{os.getpid()}@{socket.gethostname()}"
 
 
 def enqueue_crawl(celery: Any, feed_url: str) -> None:
