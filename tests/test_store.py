@@ -115,6 +115,32 @@ def test_the_result_the_status_and_the_events_are_saved_together(store: ArticleS
     assert [e.event for e in store.events(aid)] == ["article_fetched"]
 
 
+@pytest.mark.postgres
+def test_on_postgresql_a_stages_input_is_read_outside_a_transaction(postgres_url: str) -> None:
+    """One SELECT needs no BEGIN and no ROLLBACK on return to the pool: two round trips of a
+    stage's seven. The write that follows is still one transaction."""
+    from psycopg.pq import TransactionStatus
+    from sqlalchemy import event as sa_event
+
+    real = open_store(postgres_url)
+    seen: list[tuple[str, TransactionStatus]] = []
+
+    @sa_event.listens_for(real.engine, "after_cursor_execute")
+    def _status(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        verb = statement.split(None, 1)[0].upper()
+        seen.append((verb, conn.connection.dbapi_connection.info.transaction_status))
+
+    try:
+        aid = real.create_article("https://news.example/a", "test")
+        seen.clear()
+        assert real.load_input(aid, Stage.FETCH) is not None
+        real.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid)])
+    finally:
+        real.engine.dispose()
+    assert seen[0] == ("SELECT", TransactionStatus.IDLE)
+    assert {status for verb, status in seen[1:]} == {TransactionStatus.INTRANS}
+
+
 def test_a_refused_move_writes_no_events(store: ArticleStore) -> None:
     aid = store.create_article("https://news.example/a", "test")
     store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid)])
