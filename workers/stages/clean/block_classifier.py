@@ -13,13 +13,15 @@ on and loading it against a different list fails loudly.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workers.stages.clean.block_features import FEATURE_NAMES
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 MODEL_FILE = "block_model.npz"
 
@@ -45,7 +47,7 @@ class TreeEnsemble:
     depth: int
     info: dict[str, Any]
 
-    def raw_scores(self, rows: Sequence[Sequence[float]]) -> Any:
+    def raw_scores(self, rows: ArrayLike) -> Any:
         """The ensemble's log-odds for each row.
 
         All trees are walked together, one level per step, for all rows at once: each step
@@ -79,12 +81,14 @@ class TreeEnsemble:
         leaves = node.reshape(len(self.roots), n)
         return self.baseline + self.value[leaves].sum(axis=0)
 
-    def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
+    def probabilities(self, rows: ArrayLike) -> list[float]:
+        """P(story) per row of `rows` (a (rows, features) matrix, or a list of feature rows)."""
         import numpy as np
 
-        if not rows:
+        x = np.asarray(rows, dtype=np.float64)
+        if not x.size:
             return []
-        scores = self.raw_scores(rows)
+        scores = self.raw_scores(x)
         return [float(p) for p in 1.0 / (1.0 + np.exp(-scores))]
 
 
@@ -134,6 +138,6 @@ def shipped_model() -> TreeEnsemble:
         return read_ensemble(data)
 
 
-def story_probabilities(rows: Sequence[Sequence[float]]) -> list[float]:
+def story_probabilities(rows: ArrayLike) -> list[float]:
     """P(block belongs to the story) per feature row, by the shipped model."""
     return shipped_model().probabilities(rows)
