@@ -369,17 +369,21 @@ class _Walker:
         tag = element.tag
         if not isinstance(tag, str) or tag in _SKIPPED_TAGS or self.chars > MAX_TEXT_CHARS:
             return
-        depth += 1
-        ancestors |= _ANCESTOR_BIT.get(tag, 0)
-        attrs = element.get("class")
-        ident = element.get("id")
-        if attrs or ident:
-            bits = _attribute_groups(f"{attrs or ''} {ident or ''}")
-            if bits:
-                groups = _count_groups(groups, bits)
-                nearest_groups = bits
-        hidden = hidden or _is_hidden(element)
         block = tag in _BLOCK_TAGS
+        # An element's depth, ancestors, class/id groups and visibility only reach the blocks it
+        # holds; an inline element without children (a quarter of all: links, spans, emphasis)
+        # holds none, so they are not worked out for it.
+        if block or len(element):
+            depth += 1
+            ancestors |= _ANCESTOR_BIT.get(tag, 0)
+            attrs = element.get("class")
+            ident = element.get("id")
+            if attrs or ident:
+                bits = _attribute_groups(f"{attrs or ''} {ident or ''}")
+                if bits:
+                    groups = _count_groups(groups, bits)
+                    nearest_groups = bits
+            hidden = hidden or _is_hidden(element)
         if block:
             if pending.pieces:
                 self.flush(pending)
