@@ -291,7 +291,9 @@ class _Line:
 
     @classmethod
     def of(cls, text: str) -> _Line:
-        return cls(text, _words(text), _label(text), text.lower())
+        lower = text.lower()
+        # _label(text), from the lower case at hand
+        return cls(text, _words(text), " ".join(_LABEL_KEY.sub(" ", lower).split()), lower)
 
 
 # Cue words: every phrase a pattern matches holds one of its cues, so a line without any cannot
@@ -363,13 +365,19 @@ def _is_share_bar(line: _Line) -> bool:
     # A bar has at most SHORT_LINE_WORDS words; separators ("|", "·") may double the raw tokens.
     if line.words > SHORT_LINE_WORDS * 2:
         return False
-    words = [w.lower() for w in _WORD.findall(line.text)]
+    words = _WORD.findall(line.text)
     if not words or len(words) > SHORT_LINE_WORDS:
         return False
-    # Pure counters ("12 shares", "3 comments") belong to the bar too.
-    return all(w in _SHARE_WORDS or w.isdigit() for w in words) and any(
-        w in _SHARE_WORDS for w in words
-    )
+    # Every word a share word or a pure counter ("12 shares", "3 comments"), at least one share
+    # word; most lines fail on their first word, so words are lower-cased one at a time.
+    shared = False
+    for word in words:
+        lower = word.lower()
+        if lower in _SHARE_WORDS:
+            shared = True
+        elif not lower.isdigit():
+            return False
+    return shared
 
 
 def _is_short_furniture(line: _Line, author_keys: frozenset[str]) -> bool:
