@@ -64,6 +64,19 @@ def test_class_and_id_words_are_counted_by_group() -> None:
     assert blocks[1].groups[comment] == 2
 
 
+def test_an_inline_elements_class_words_and_visibility_reach_the_blocks_inside_it() -> None:
+    blocks = _blocks(
+        "<p>Lead <span class='comment'>inline</span> text.</p>"
+        "<span class='comment' hidden><div>Reply inside a span.</div></span>"
+    )
+    comment = CLASS_GROUP_NAMES.index("comment")
+    assert [b.text for b in blocks] == ["Lead inline text.", "Reply inside a span."]
+    assert blocks[0].groups[comment] == 0  # an inline element's words are not its block's
+    assert not blocks[0].hidden
+    assert blocks[1].groups[comment] == 1
+    assert blocks[1].hidden
+
+
 def test_hidden_elements_are_marked() -> None:
     blocks = _blocks("<div style='display: none'><p>Hidden.</p></div><p>Shown.</p>")
     assert [b.hidden for b in blocks] == [True, False]

@@ -46,7 +46,7 @@ def clean_page(document: str, url: str | None = None) -> CleanedArticle:
     """
     if not isinstance(document, str):
         raise SkipArticle("not_text", f"expected str, got {type(document).__name__}")
-    if not document.strip():
+    if not document or document.isspace():  # not .strip(): that copies the whole page
         raise SkipArticle("empty", "blank document")
     if is_binary(document):
         raise SkipArticle("not_text", "binary content (control characters)")

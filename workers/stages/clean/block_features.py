@@ -17,6 +17,9 @@ import math
 import re
 from collections.abc import Sequence
 
+import numpy as np
+import numpy.typing as npt
+
 from workers.stages.clean.blocks import (
     ANCESTOR_TAGS,
     CLASS_GROUP_NAMES,
@@ -87,32 +90,41 @@ def token_key(text: str) -> str:
     return " " + " ".join(_WORD.findall(text)) + " "
 
 
-def _shares(blocks: Sequence[Block], words: Sequence[int]) -> tuple[list[float], list[float]]:
+def _containers(blocks: Sequence[Block]) -> tuple[list[object], list[object]]:
+    """Each block's parent and grandparent element (None above the root), looked up once.
+
+    lxml makes a new proxy object per access unless one is alive: these lists keep the
+    containers alive while the features are computed, so that id() names one element.
+    """
+    parents = [block.owner.getparent() for block in blocks]
+    grands = [parent.getparent() if parent is not None else None for parent in parents]
+    return parents, grands
+
+
+def _shares(
+    parents: Sequence[object], grands: Sequence[object], words: Sequence[int]
+) -> tuple[list[float], list[float]]:
     """Each block's parent and grandparent container's share of the page's words."""
     parent_words: dict[int, int] = {}
     grand_words: dict[int, int] = {}
-    parents: list[tuple[int, int]] = []
-    # lxml makes a new proxy object per access unless one is alive: the containers are kept
-    # here so that id() names one element for the whole computation.
-    alive: list[object] = []
-    for block, count in zip(blocks, words, strict=True):
-        parent = block.owner.getparent()
-        grand = parent.getparent() if parent is not None else None
-        alive.append(parent)
-        alive.append(grand)
+    for parent, grand, count in zip(parents, grands, words, strict=True):
         pid = id(parent)
         gid = id(grand)
         parent_words[pid] = parent_words.get(pid, 0) + count
         grand_words[gid] = grand_words.get(gid, 0) + count
-        parents.append((pid, gid))
     total = sum(words) or 1
     return (
-        [parent_words[pid] / total for pid, _ in parents],
-        [grand_words[gid] / total for _, gid in parents],
+        [parent_words[id(parent)] / total for parent in parents],
+        [grand_words[id(grand)] / total for grand in grands],
     )
 
 
-def _best_container(blocks: Sequence[Block], words: Sequence[int]) -> list[float]:
+def _best_container(
+    blocks: Sequence[Block],
+    parents: Sequence[object],
+    grands: Sequence[object],
+    words: Sequence[int],
+) -> list[float]:
     """1.0 for blocks inside the element that gathers the most unlinked paragraph text.
 
     Readability's idea: every block of running text (10+ words, mostly unlinked) scores its
@@ -121,15 +133,13 @@ def _best_container(blocks: Sequence[Block], words: Sequence[int]) -> list[float
     """
     scores: dict[int, float] = {}
     elements: dict[int, object] = {}
-    for block, count in zip(blocks, words, strict=True):
+    for block, parent, grand, count in zip(blocks, parents, grands, words, strict=True):
         if count < 10 or block.link_chars * 2 > len(block.text):
             continue
-        parent = block.owner.getparent()
         if parent is None:
             continue
         scores[id(parent)] = scores.get(id(parent), 0.0) + count
         elements[id(parent)] = parent
-        grand = parent.getparent()
         if grand is not None:
             scores[id(grand)] = scores.get(id(grand), 0.0) + count / 2
             elements[id(grand)] = grand
@@ -141,78 +151,139 @@ def _best_container(blocks: Sequence[Block], words: Sequence[int]) -> list[float
     return [1.0 if id(block.owner) in inside else 0.0 for block in blocks]
 
 
+# Column positions of FEATURE_NAMES, for filling the matrix a group of columns at a time.
+_COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_TEXT_COLUMNS = slice(_COLUMN["log_words"], _COLUMN["mean_word_chars"] + 1)
+_TAG_COLUMNS = slice(_COLUMN[f"tag_{_TAG_KINDS[0][0]}"], _COLUMN[f"tag_{_TAG_KINDS[-1][0]}"] + 1)
+_ANCESTOR_COLUMNS = slice(_COLUMN[f"in_{ANCESTOR_TAGS[0]}"], _COLUMN[f"in_{ANCESTOR_TAGS[-1]}"] + 1)
+_GROUP_COLUMNS = slice(
+    _COLUMN[f"class_{CLASS_GROUP_NAMES[0]}"], _COLUMN[f"class_{CLASS_GROUP_NAMES[-1]}"] + 1
+)
+_NEAREST_COLUMNS = slice(
+    _COLUMN[f"nearest_class_{CLASS_GROUP_NAMES[0]}"],
+    _COLUMN[f"nearest_class_{CLASS_GROUP_NAMES[-1]}"] + 1,
+)
+# Each tag's one-hot row over _TAG_KINDS (all zeros for a tag of no kind).
+_TAG_ROWS: dict[str, tuple[float, ...]] = {
+    tag: tuple(1.0 if tag in tags else 0.0 for _, tags in _TAG_KINDS)
+    for _, kind in _TAG_KINDS
+    for tag in kind
+}
+_NO_TAG_ROW = (0.0,) * len(_TAG_KINDS)
+_ASCII_DIGIT = re.compile(r"[0-9]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _digits(text: str) -> int:
+    """How many characters of `text` are digits by str.isdigit (superscripts, other scripts'
+    digits included): ASCII digits by one regex scan, only the non-ASCII runs char by char."""
+    count = len(_ASCII_DIGIT.findall(text))
+    if not text.isascii():
+        count += sum(map(str.isdigit, "".join(_NON_ASCII.findall(text))))
+    return count
+
+
+def _bit_columns(values: list[int], width: int) -> npt.NDArray[np.float64]:
+    """(blocks, width) matrix of 1.0/0.0: bit j of each value."""
+    bits = np.asarray(values, dtype=np.int64)[:, None] >> np.arange(width) & 1
+    return bits.astype(np.float64)
+
+
 def block_features(
     blocks: Sequence[Block],
     headline: str,
     jsonld_body: str | None,
     furniture: Sequence[bool],
-) -> list[list[float]]:
-    """One feature row per block, in FEATURE_NAMES order."""
+) -> npt.NDArray[np.float64]:
+    """One feature row per block, in FEATURE_NAMES order: a (blocks, features) float matrix.
+
+    The per-block text numbers are computed block by block (they read the text); everything
+    else is filled a column group at a time with numpy (same values: flags, counts and the
+    same divisions; the window sums add the same numbers in the same order).
+    """
+    count = len(blocks)
+    matrix = np.zeros((count, len(FEATURE_NAMES)), dtype=np.float64)
+    if not count:
+        return matrix
     tokens_of = [_WORD.findall(block.text) for block in blocks]
     words = [len(tokens) for tokens in tokens_of]
     total_words = sum(words)
-    total_chars = blocks[-1].start_char + len(blocks[-1].text) if blocks else 0
-    parent_share, grand_share = _shares(blocks, words)
-    best = _best_container(blocks, words)
+    total_chars = blocks[-1].start_char + len(blocks[-1].text)
+    parents, grands = _containers(blocks)
+    parent_share, grand_share = _shares(parents, grands, words)
     jsonld_key = token_key(jsonld_body) if jsonld_body else ""
-    headline_key = token_key(headline) if headline else ""
+    headline_tokens = _WORD.findall(headline) if headline else []
     headline_at = -1
-    rows: list[list[float]] = []
-    count = len(blocks)
+    text_rows: list[tuple[float, ...]] = []
+    is_headline: list[bool] = []
+    in_jsonld: list[bool] = []
     for i, block in enumerate(blocks):
         text = block.text
         n_words = words[i]
         chars = len(text)
-        key = " " + " ".join(tokens_of[i]) + " "  # token_key(text), from the tokens at hand
-        is_headline = bool(headline_key.strip()) and key == headline_key
-        if is_headline and headline_at < 0:
+        # Equal token lists are equal token_key()s (tokens hold no spaces): no string built.
+        headline_here = bool(headline_tokens) and tokens_of[i] == headline_tokens
+        if headline_here and headline_at < 0:
             headline_at = i
+        is_headline.append(headline_here)
+        in_jsonld.append(
+            bool(n_words and jsonld_key) and " " + " ".join(tokens_of[i]) + " " in jsonld_key
+        )
         tokens = text.split()
-        row: list[float] = [
-            math.log1p(n_words),
-            math.log1p(chars),
-            block.link_chars / chars if chars else 0.0,
-            math.log1p(block.links),
-            len(_SENTENCE_END.findall(text)) / (n_words or 1),
-            text.count(",") / (n_words or 1),
-            1.0 if text[-1:] in ".!?:;\"'”»)。！？" else 0.0,
-            sum(map(str.isdigit, text)) / (chars or 1),
-            sum(1 for t in tokens if t[:1].isupper()) / (len(tokens) or 1),
-            chars / (len(tokens) or 1),
-        ]
-        row.extend(1.0 if block.tag in tags else 0.0 for _, tags in _TAG_KINDS)
-        row.append(float(block.depth))
-        row.extend(1.0 if block.ancestors >> bit & 1 else 0.0 for bit in range(len(ANCESTOR_TAGS)))
-        row.extend(float(g) for g in block.groups)
-        row.extend(
-            1.0 if block.nearest_groups >> bit & 1 else 0.0 for bit in range(len(CLASS_GROUP_NAMES))
+        text_rows.append(
+            (
+                math.log1p(n_words),
+                math.log1p(chars),
+                block.link_chars / chars if chars else 0.0,
+                math.log1p(block.links),
+                len(_SENTENCE_END.findall(text)) / (n_words or 1),
+                text.count(",") / (n_words or 1),
+                1.0 if text[-1:] in ".!?:;\"'”»)。！？" else 0.0,
+                _digits(text) / (chars or 1),
+                sum(1 for t in tokens if t[:1].isupper()) / (len(tokens) or 1),
+                chars / (len(tokens) or 1),
+            )
         )
-        row.extend(
-            [
-                1.0 if block.hidden else 0.0,
-                i / count,
-                block.start_char / (total_chars or 1),
-                1.0 if 0 <= headline_at < i else 0.0,
-                1.0 if is_headline else 0.0,
-                parent_share[i],
-                grand_share[i],
-                best[i],
-                1.0 if n_words and jsonld_key and key in jsonld_key else 0.0,
-                1.0 if furniture[i] else 0.0,
-            ]
-        )
-        rows.append(row)
-    empty = [0.0] * len(_NEIGHBOUR)
-    page = [
-        math.log1p(total_words),
-        math.log1p(count),
-        1.0 if jsonld_key.strip() else 0.0,
-    ]
-    out: list[list[float]] = []
-    for i, row in enumerate(rows):
-        prev = [rows[i - 1][j] for j in _NEIGHBOUR_INDEX] if i > 0 else empty
-        nxt = [rows[i + 1][j] for j in _NEIGHBOUR_INDEX] if i + 1 < count else empty
-        lo, hi = max(0, i - WINDOW), min(count, i + WINDOW + 1)
-        window = [sum(rows[k][j] for k in range(lo, hi)) / (hi - lo) for j in _WINDOW_INDEX]
-        out.append(row + prev + nxt + window + page)
-    return out
+    matrix[:, _TEXT_COLUMNS] = text_rows
+    matrix[:, _TAG_COLUMNS] = [_TAG_ROWS.get(block.tag, _NO_TAG_ROW) for block in blocks]
+    matrix[:, _COLUMN["depth"]] = [block.depth for block in blocks]
+    matrix[:, _ANCESTOR_COLUMNS] = _bit_columns(
+        [block.ancestors for block in blocks], len(ANCESTOR_TAGS)
+    )
+    matrix[:, _GROUP_COLUMNS] = [block.groups for block in blocks]
+    matrix[:, _NEAREST_COLUMNS] = _bit_columns(
+        [block.nearest_groups for block in blocks], len(CLASS_GROUP_NAMES)
+    )
+    matrix[:, _COLUMN["hidden"]] = [block.hidden for block in blocks]
+    matrix[:, _COLUMN["position"]] = np.arange(count) / count
+    matrix[:, _COLUMN["char_position"]] = np.asarray(
+        [block.start_char for block in blocks], dtype=np.int64
+    ) / (total_chars or 1)
+    if headline_at >= 0:
+        matrix[headline_at + 1 :, _COLUMN["after_headline"]] = 1.0
+    matrix[:, _COLUMN["is_headline"]] = is_headline
+    matrix[:, _COLUMN["parent_share"]] = parent_share
+    matrix[:, _COLUMN["grandparent_share"]] = grand_share
+    matrix[:, _COLUMN["in_best_container"]] = _best_container(blocks, parents, grands, words)
+    matrix[:, _COLUMN["in_jsonld"]] = in_jsonld
+    matrix[:, _COLUMN["furniture"]] = furniture
+
+    # The neighbours' numbers (zeros past either end) and the window means around each block.
+    for name in _NEIGHBOUR:
+        column = matrix[:, _COLUMN[name]]
+        matrix[1:, _COLUMN[f"prev_{name}"]] = column[:-1]
+        matrix[:-1, _COLUMN[f"next_{name}"]] = column[1:]
+    index = np.arange(count)
+    window_sizes = np.minimum(count, index + WINDOW + 1) - np.maximum(0, index - WINDOW)
+    for name in _WINDOWED:
+        # Summed left to right as sum() did; the zero padding adds nothing (the values are
+        # never negative, so no -0.0 can turn into 0.0).
+        padded = np.concatenate([np.zeros(WINDOW), matrix[:, _COLUMN[name]], np.zeros(WINDOW)])
+        total = padded[0:count].copy()
+        for offset in range(1, 2 * WINDOW + 1):
+            total += padded[offset : offset + count]
+        matrix[:, _COLUMN[f"window_{name}"]] = total / window_sizes
+    matrix[:, _COLUMN["page_log_words"]] = math.log1p(total_words)
+    matrix[:, _COLUMN["page_log_blocks"]] = math.log1p(count)
+    matrix[:, _COLUMN["jsonld_found"]] = 1.0 if jsonld_key.strip() else 0.0
+    return matrix

@@ -270,43 +270,43 @@ class Block:
 
 
 @dataclass(slots=True)
-class _Context:
+class _Pending:
+    """The text being gathered for the current block, and the facts about its element."""
+
+    owner: HtmlElement
     depth: int
     ancestors: int
     groups: tuple[int, ...]
     nearest_groups: int
     hidden: bool
-    in_link: bool
-
-
-@dataclass(slots=True)
-class _Pending:
-    """The text being gathered for the current block."""
-
-    owner: HtmlElement
-    context: _Context
     pieces: list[str] = field(default_factory=list)
     link_chars: int = 0
     links: int = 0
 
 
-def _class_groups(element: HtmlElement) -> int:
-    attrs = element.get("class")
-    ident = element.get("id")
-    if not attrs and not ident:
-        return 0
-    return _attribute_groups(f"{attrs or ''} {ident or ''}")
+# Each class/id word with the bits of every group that holds it (a word may be in several).
+_WORD_GROUP_BITS: dict[str, int] = {}
+for _bit, (_, _group) in enumerate(CLASS_GROUPS):
+    for _word in _group:
+        _WORD_GROUP_BITS[_word] = _WORD_GROUP_BITS.get(_word, 0) | 1 << _bit
 
 
 @lru_cache(maxsize=8192)
 def _attribute_groups(attributes: str) -> int:
-    """Group bits of one class+id string; templates repeat the same strings on every item."""
-    words = set(_SPLIT.split(attributes.lower()))
+    """Group bits of one class+id string; templates repeat the same strings on every item.
+
+    A page brings ~170 strings not seen before, so a miss is worth making cheap: one dict
+    look-up per word rather than one set test per group."""
     bits = 0
-    for bit, (_, group) in enumerate(CLASS_GROUPS):
-        if not group.isdisjoint(words):
-            bits |= 1 << bit
+    for word in _SPLIT.split(attributes.lower()):
+        bits |= _WORD_GROUP_BITS.get(word, 0)
     return bits
+
+
+@lru_cache(maxsize=8192)
+def _count_groups(groups: tuple[int, ...], bits: int) -> tuple[int, ...]:
+    """`groups` with one more ancestor for each group bit set; pages repeat the same few."""
+    return tuple(count + (bits >> bit & 1) for bit, count in enumerate(groups))
 
 
 def _is_hidden(element: HtmlElement) -> bool:
@@ -320,6 +320,11 @@ def _is_hidden(element: HtmlElement) -> bool:
 
 
 class _Walker:
+    """The recursive walk. It runs once per element (~900 on a dev page), so it is written for
+    speed: the context travels as arguments rather than as an object made per element, class/id
+    words and group counts are memoised, text is gathered inline (one call per element, not
+    three). Measured on a third of the dev pages: 4.7 -> 3.2 ms a page, the same blocks."""
+
     def __init__(self) -> None:
         self.blocks: list[Block] = []
         self.chars = 0
@@ -330,18 +335,17 @@ class _Walker:
         text = " ".join(" ".join(pending.pieces).split())
         pending.pieces = []
         if text:
-            ctx = pending.context
             self.blocks.append(
                 Block(
                     text=text,
                     tag=str(pending.owner.tag),
-                    depth=ctx.depth,
-                    ancestors=ctx.ancestors,
-                    groups=ctx.groups,
-                    nearest_groups=ctx.nearest_groups,
+                    depth=pending.depth,
+                    ancestors=pending.ancestors,
+                    groups=pending.groups,
+                    nearest_groups=pending.nearest_groups,
                     link_chars=min(pending.link_chars, len(text)),
                     links=pending.links,
-                    hidden=ctx.hidden,
+                    hidden=pending.hidden,
                     owner=pending.owner,
                     index=len(self.blocks),
                     start_char=self.chars,
@@ -351,46 +355,60 @@ class _Walker:
         pending.link_chars = 0
         pending.links = 0
 
-    def add(self, pending: _Pending, text: str | None, in_link: bool) -> None:
+    def walk(
+        self,
+        element: HtmlElement,
+        depth: int,
+        ancestors: int,
+        groups: tuple[int, ...],
+        nearest_groups: int,
+        hidden: bool,
+        in_link: bool,
+        pending: _Pending,
+    ) -> None:
+        tag = element.tag
+        if not isinstance(tag, str) or tag in _SKIPPED_TAGS or self.chars > MAX_TEXT_CHARS:
+            return
+        block = tag in _BLOCK_TAGS
+        # An element's depth, ancestors, class/id groups and visibility only reach the blocks it
+        # holds; an inline element without children (a quarter of all: links, spans, emphasis)
+        # holds none, so they are not worked out for it.
+        if block or len(element):
+            depth += 1
+            ancestors |= _ANCESTOR_BIT.get(tag, 0)
+            attrs = element.get("class")
+            ident = element.get("id")
+            if attrs or ident:
+                bits = _attribute_groups(f"{attrs or ''} {ident or ''}")
+                if bits:
+                    groups = _count_groups(groups, bits)
+                    nearest_groups = bits
+            hidden = hidden or _is_hidden(element)
+        if block:
+            if pending.pieces:
+                self.flush(pending)
+            pending = _Pending(element, depth, ancestors, groups, nearest_groups, hidden)
+        elif tag == "a":
+            pending.links += 1
+            in_link = True
+        elif tag == "br":
+            pending.pieces.append(" ")
+        # The element's own text, then each child's text and tail, into `pending`.
+        text = element.text
         if text and not text.isspace():
             pending.pieces.append(text)
             if in_link:
                 pending.link_chars += len(text.strip())
-
-    def walk(self, element: HtmlElement, parent: _Context, pending: _Pending) -> None:
-        tag = element.tag
-        if not isinstance(tag, str) or tag in _SKIPPED_TAGS or self.chars > MAX_TEXT_CHARS:
-            return
-        bits = _class_groups(element)
-        context = _Context(
-            depth=parent.depth + 1,
-            ancestors=parent.ancestors | _ANCESTOR_BIT.get(tag, 0),
-            groups=(
-                tuple(count + (bits >> bit & 1) for bit, count in enumerate(parent.groups))
-                if bits
-                else parent.groups
-            ),
-            nearest_groups=bits or parent.nearest_groups,
-            hidden=parent.hidden or _is_hidden(element),
-            in_link=parent.in_link or tag == "a",
-        )
-        if tag in _BLOCK_TAGS:
-            self.flush(pending)
-            inner = _Pending(element, context)
-            self.add(inner, element.text, context.in_link)
-            for child in element:
-                self.walk(child, context, inner)
-                self.add(inner, child.tail, context.in_link)
-            self.flush(inner)
-            return
-        if tag == "a":
-            pending.links += 1
-        elif tag == "br":
-            pending.pieces.append(" ")
-        self.add(pending, element.text, context.in_link)
+        walk = self.walk
         for child in element:
-            self.walk(child, context, pending)
-            self.add(pending, child.tail, context.in_link)
+            walk(child, depth, ancestors, groups, nearest_groups, hidden, in_link, pending)
+            text = child.tail
+            if text and not text.isspace():
+                pending.pieces.append(text)  # a nested block may have replaced the list
+                if in_link:
+                    pending.link_chars += len(text.strip())
+        if block and pending.pieces:
+            self.flush(pending)
 
 
 def page_blocks(tree: HtmlElement) -> list[Block]:
@@ -398,6 +416,6 @@ def page_blocks(tree: HtmlElement) -> list[Block]:
     body = tree.find("body")
     root = body if body is not None else tree
     walker = _Walker()
-    start = _Context(0, 0, (0,) * len(CLASS_GROUPS), 0, False, False)
-    walker.walk(root, start, _Pending(root, start))
+    groups = (0,) * len(CLASS_GROUPS)
+    walker.walk(root, 0, 0, groups, 0, False, False, _Pending(root, 0, 0, groups, 0, False))
     return walker.blocks

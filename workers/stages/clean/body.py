@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 from lxml.html import HtmlElement
 
 from workers.stages.clean.block_classifier import story_probabilities
@@ -64,14 +66,12 @@ class MainTextInputs:
     """What the block classifier decides on: the page's blocks and their feature rows."""
 
     blocks: list[Block]
-    rows: list[list[float]]
+    rows: npt.NDArray[np.float64]  # (blocks, features)
 
 
 def main_text_inputs(tree: HtmlElement, meta: PageMetadata) -> MainTextInputs:
     """The page's blocks and their features (the tree is left as it is)."""
     blocks = page_blocks(tree)
-    if not blocks:
-        return MainTextInputs(blocks, [])
     furniture = furniture_flags([block.text for block in blocks], meta.authors)
     return MainTextInputs(
         blocks, block_features(blocks, meta.title or "", meta.jsonld_body, furniture)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from workers.stages.clean.text import normalise_space
 
@@ -290,7 +291,9 @@ class _Line:
 
     @classmethod
     def of(cls, text: str) -> _Line:
-        return cls(text, _words(text), _label(text), text.lower())
+        lower = text.lower()
+        # _label(text), from the lower case at hand
+        return cls(text, _words(text), " ".join(_LABEL_KEY.sub(" ", lower).split()), lower)
 
 
 # Cue words: every phrase a pattern matches holds one of its cues, so a line without any cannot
@@ -362,13 +365,19 @@ def _is_share_bar(line: _Line) -> bool:
     # A bar has at most SHORT_LINE_WORDS words; separators ("|", "·") may double the raw tokens.
     if line.words > SHORT_LINE_WORDS * 2:
         return False
-    words = [w.lower() for w in _WORD.findall(line.text)]
+    words = _WORD.findall(line.text)
     if not words or len(words) > SHORT_LINE_WORDS:
         return False
-    # Pure counters ("12 shares", "3 comments") belong to the bar too.
-    return all(w in _SHARE_WORDS or w.isdigit() for w in words) and any(
-        w in _SHARE_WORDS for w in words
-    )
+    # Every word a share word or a pure counter ("12 shares", "3 comments"), at least one share
+    # word; most lines fail on their first word, so words are lower-cased one at a time.
+    shared = False
+    for word in words:
+        lower = word.lower()
+        if lower in _SHARE_WORDS:
+            shared = True
+        elif not lower.isdigit():
+            return False
+    return shared
 
 
 def _is_short_furniture(line: _Line, author_keys: frozenset[str]) -> bool:
@@ -417,7 +426,7 @@ def _is_cookie_prompt(line: _Line) -> bool:
     )
 
 
-def _is_furniture(line: _Line, author_keys: frozenset[str], caption: bool | None = None) -> bool:
+def _is_furniture(line: _Line, author_keys: frozenset[str]) -> bool:
     """True for a line that is page furniture; the cheap and length-gated rules go first."""
     if line.key in _AD_LABELS:
         return True
@@ -429,7 +438,30 @@ def _is_furniture(line: _Line, author_keys: frozenset[str], caption: bool | None
         return True
     if line.words <= PROMPT_MAX_WORDS * 2 and _is_cookie_prompt(line):
         return True
-    return _is_caption(line) if caption is None else caption
+    return _caption_verdict(line.text)
+
+
+# Verdicts are memoised per line text: the block classifier asks about every block of a page
+# (furniture_flags), the filter then asks again about the blocks kept as text, and a quarter of a
+# page's blocks repeat one another (menu items, "Share", "Advertisement"). The rules are pure
+# functions of the text (and the authors), so a remembered verdict is the verdict. Bounded: a
+# long-running worker keeps at most this many lines per memo (~ the blocks of a few long pages).
+_MEMO_LINES = 4096
+
+
+@lru_cache(maxsize=_MEMO_LINES)
+def _line_of(text: str) -> _Line:
+    return _Line.of(text)
+
+
+@lru_cache(maxsize=_MEMO_LINES)
+def _furniture_verdict(text: str, author_keys: frozenset[str]) -> bool:
+    return _is_furniture(_line_of(text), author_keys)
+
+
+@lru_cache(maxsize=_MEMO_LINES)
+def _caption_verdict(text: str) -> bool:
+    return _is_caption(_line_of(text))
 
 
 def _author_keys(authors: Sequence[str]) -> frozenset[str]:
@@ -449,7 +481,7 @@ def is_boilerplate(line: str, authors: Sequence[str] = ()) -> bool:
 def furniture_flags(lines: Sequence[str], authors: Sequence[str] = ()) -> list[bool]:
     """`is_boilerplate` for each line, with the authors' keys computed once."""
     author_keys = _author_keys(authors)
-    return [_is_furniture(_Line.of(line), author_keys) for line in lines]
+    return [_furniture_verdict(line, author_keys) for line in lines]
 
 
 def is_paywall_prompt(line: str) -> bool:
@@ -485,8 +517,8 @@ def filter_paragraphs(
     """
     title_key = _label(title or "")
     author_keys = _author_keys(authors)
-    lines = [_Line.of(text) for text in (normalise_space(p) for p in paragraphs) if text]
-    is_caption = [_is_caption(line) for line in lines]
+    lines = [_line_of(text) for text in (normalise_space(p) for p in paragraphs) if text]
+    is_caption = [_caption_verdict(line.text) for line in lines]
     captions = [
         _label(_strip_caption_tail(line.text))
         for line, caption in zip(lines, is_caption, strict=True)
@@ -495,8 +527,8 @@ def filter_paragraphs(
     captions = [c for c in captions if c]
 
     kept: list[_Line] = []
-    for line, caption in zip(lines, is_caption, strict=True):
-        if _is_furniture(line, author_keys, caption) or _is_title_line(line, title_key):
+    for line in lines:
+        if _furniture_verdict(line.text, author_keys) or _is_title_line(line, title_key):
             continue
         if (
             captions
