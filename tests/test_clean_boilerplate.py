@@ -288,3 +288,12 @@ def test_cue_words_let_through_every_phrase_their_pattern_matches(
 ) -> None:
     assert getattr(boilerplate, pattern_name).search(phrase)
     assert any(cue in phrase for cue in getattr(boilerplate, cues_name))
+
+
+def test_the_verdict_memo_keeps_short_lines_only() -> None:
+    """Repeated short lines (menus, share bars) are remembered; a huge block is judged but not
+    kept, so a long-running worker's memo stays a few MB whatever the pages hold."""
+    huge = "word " * 20_000
+    boilerplate._memo_line.cache_clear()
+    assert filter_paragraphs([huge, STORY]) == [huge.strip(), STORY]
+    assert boilerplate._memo_line.cache_info().currsize == 1  # STORY

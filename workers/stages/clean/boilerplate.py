@@ -438,30 +438,47 @@ def _is_furniture(line: _Line, author_keys: frozenset[str]) -> bool:
         return True
     if line.words <= PROMPT_MAX_WORDS * 2 and _is_cookie_prompt(line):
         return True
-    return _caption_verdict(line.text)
+    return _caption_of(line)
 
 
 # Verdicts are memoised per line text: the block classifier asks about every block of a page
 # (furniture_flags), the filter then asks again about the blocks kept as text, and a quarter of a
 # page's blocks repeat one another (menu items, "Share", "Advertisement"). The rules are pure
 # functions of the text (and the authors), so a remembered verdict is the verdict. Bounded: a
-# long-running worker keeps at most this many lines per memo (~ the blocks of a few long pages).
+# long-running worker keeps at most this many lines per memo (~ the blocks of a few long pages),
+# and only lines up to _MEMO_MAX_CHARS (the ones that repeat are short), so a memo holds a few
+# MB whatever the pages (a block may be 100 kB of text).
 _MEMO_LINES = 4096
+_MEMO_MAX_CHARS = 2_000
 
 
 @lru_cache(maxsize=_MEMO_LINES)
-def _line_of(text: str) -> _Line:
+def _memo_line(text: str) -> _Line:
     return _Line.of(text)
 
 
 @lru_cache(maxsize=_MEMO_LINES)
-def _furniture_verdict(text: str, author_keys: frozenset[str]) -> bool:
-    return _is_furniture(_line_of(text), author_keys)
+def _memo_furniture(text: str, author_keys: frozenset[str]) -> bool:
+    return _is_furniture(_memo_line(text), author_keys)
 
 
 @lru_cache(maxsize=_MEMO_LINES)
-def _caption_verdict(text: str) -> bool:
-    return _is_caption(_line_of(text))
+def _memo_caption(text: str) -> bool:
+    return _is_caption(_memo_line(text))
+
+
+def _line_of(text: str) -> _Line:
+    return _memo_line(text) if len(text) <= _MEMO_MAX_CHARS else _Line.of(text)
+
+
+def _furniture_verdict(text: str, author_keys: frozenset[str]) -> bool:
+    if len(text) <= _MEMO_MAX_CHARS:
+        return _memo_furniture(text, author_keys)
+    return _is_furniture(_Line.of(text), author_keys)
+
+
+def _caption_of(line: _Line) -> bool:
+    return _memo_caption(line.text) if len(line.text) <= _MEMO_MAX_CHARS else _is_caption(line)
 
 
 def _author_keys(authors: Sequence[str]) -> frozenset[str]:
@@ -518,7 +535,7 @@ def filter_paragraphs(
     title_key = _label(title or "")
     author_keys = _author_keys(authors)
     lines = [_line_of(text) for text in (normalise_space(p) for p in paragraphs) if text]
-    is_caption = [_caption_verdict(line.text) for line in lines]
+    is_caption = [_caption_of(line) for line in lines]
     captions = [
         _label(_strip_caption_tail(line.text))
         for line, caption in zip(lines, is_caption, strict=True)
