@@ -120,3 +120,53 @@ def test_each_container_counts_only_its_own_words() -> None:
     rows = block_features(blocks, "", None, [False] * len(blocks))
     shares = [_feature(rows, i, "parent_share") for i in range(4)]
     assert shares == [3 / 30, 6 / 30, 9 / 30, 12 / 30]
+
+
+def test_a_comment_thread_is_not_taken_for_the_story_container() -> None:
+    """A short post under a long comment thread: the thread's wrapper must not win."""
+    post = "".join(f"<p>{'story ' * 20}part {i}.</p>" for i in range(2))
+    thread = "".join(
+        f"<li><div class='comment-body'><p>{'reply ' * 30}{i}.</p></div></li>" for i in range(6)
+    )
+    blocks = _blocks(f"<div class='post'>{post}</div><ol class='comments'>{thread}</ol>")
+    rows = block_features(blocks, "", None, [False] * len(blocks))
+    assert [_feature(rows, i, "in_best_container") for i in range(2)] == [1.0, 1.0]
+    assert all(_feature(rows, i, "in_best_container") == 0.0 for i in range(2, 8))
+    assert all(_feature(rows, i, "after_best_container") > 0.0 for i in range(2, 8))
+
+
+def test_blocks_after_the_first_comment_block_are_marked() -> None:
+    blocks = _blocks(
+        "<p>Story.</p><div id='comments'><p>First reply.</p></div><p>Teaser after.</p>"
+    )
+    rows = block_features(blocks, "", None, [False] * 3)
+    assert [_feature(rows, i, "after_comment_start") for i in range(3)] == [0.0, 0.0, 1.0]
+
+
+def test_distance_to_the_headline_counts_blocks_both_ways() -> None:
+    blocks = _blocks("<p>Menu</p><h1>The Headline</h1><p>One.</p><p>Two.</p>")
+    rows = block_features(blocks, "The Headline", None, [False] * 4)
+    assert [_feature(rows, i, "headline_distance_blocks") for i in range(4)] == [-1, 0, 1, 2]
+    rows = block_features(blocks, "Another title", None, [False] * 4)
+    assert {_feature(rows, i, "headline_distance_blocks") for i in range(4)} == {-51.0}
+
+
+def test_blocks_inside_itemprop_article_body_are_marked() -> None:
+    blocks = _blocks("<div itemprop='articleBody'><p>Story.</p></div><p>Footer.</p>")
+    rows = block_features(blocks, "", None, [False] * 2)
+    assert [_feature(rows, i, "in_itemprop_body") for i in range(2)] == [1.0, 0.0]
+
+
+def test_container_link_share_and_block_count() -> None:
+    blocks = _blocks(
+        "<ul><li><a href='/a'>Teaser one</a></li><li><a href='/b'>Teaser two</a></li></ul>"
+        "<div><p>Plain story text here.</p></div>"
+    )
+    rows = block_features(blocks, "", None, [False] * 3)
+    assert _feature(rows, 0, "parent_link_share") == 1.0
+    assert (
+        _feature(rows, 0, "parent_log_blocks")
+        == _feature(rows, 1, "parent_log_blocks")
+        > (_feature(rows, 2, "parent_log_blocks"))
+    )
+    assert _feature(rows, 2, "parent_link_share") == 0.0
