@@ -36,7 +36,7 @@ class _DirectJson:
     handler's stream, under that handler's lock (so they never interleave with the lines of
     Celery and other stdlib loggers, which still go through the handler). Going through
     stdlib's LogRecord, caller lookup and handler dispatch cost three times the CPU per line
-    (44 vs 15 us) and was a tenth of the threaded fetch worker's samples (docs/performance.md)."""
+    (44 vs 18 us) and was a tenth of the threaded fetch worker's samples (docs/performance.md)."""
 
     def __init__(self, handler: logging.StreamHandler[Any]) -> None:
         self.handler = handler
