@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.cli_startup import importtime_total
 from workers.cli import COMMAND_MODULES, build_parser
 
 PAGES = Path(__file__).with_name("pages") / "html"
@@ -57,19 +58,13 @@ def top_level(modules: set[str]) -> set[str]:
 
 
 def import_seconds(argv: list[str]) -> float:
-    """`python -X importtime -m workers.cli ARGV`: the sum of the top-level imports' cumulative
-    times, i.e. all import time of the process (lazy imports inside functions included)."""
+    """`python -X importtime -m workers.cli ARGV`: all import time of the process, summed as
+    benchmarks/cli_startup.py sums it (lazy imports inside functions included)."""
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "workers.cli", *argv],
         capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
-    total = 0
-    for line in result.stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            _, cumulative, name = line.split("|", 2)
-            if cumulative.strip().isdigit() and not name.startswith("  "):
-                total += int(cumulative)
-    return total / 1e6
+    return importtime_total(result.stderr)
 
 
 def test_help_loads_no_service_library_and_no_logging_stack() -> None:
