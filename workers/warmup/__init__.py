@@ -27,9 +27,12 @@ def warm_up(queues: Collection[str]) -> None:
         get_services().classifiers.current()
     if "clean" in queues:
         from workers.stages.clean import clean_page
+        from workers.stages.clean.trafilatura_text import load_fallback
 
         with contextlib.suppress(SkipArticle):
             clean_page(WARM_UP_PAGE.read_text(encoding="utf-8"), "https://ledger.example/")
+        # The warm-up page is a clean article, which never reaches the trafilatura fallback.
+        load_fallback()
     # Loading leaves freed memory behind (the model's float32 weights, once quantised): give it
     # back before the first task, and, in a prefork parent, before the pool forks.
     release_free_memory()

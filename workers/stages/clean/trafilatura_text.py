@@ -140,6 +140,16 @@ def _cache_justext_stoplist_hash() -> None:
         external.JT_STOPLIST = _HashOnceTuple(stoplist)
 
 
+def load_fallback() -> None:
+    """Import trafilatura and build justext's stoplist now instead of on the first page that
+    falls back. A worker calls this before it takes messages (`workers.warmup`): the two cost
+    ~1.5 s of CPU together, and a clean pool process paid them on its first fallback page,
+    mid-run (~4% of a clean child's CPU over a 500-page benchmark burst); a prefork parent
+    that pays them before forking also shares the 154,000-word stoplist with its children."""
+    _quiet_logger()
+    _cache_justext_stoplist_hash()
+
+
 def _bare_extraction(tree: HtmlElement, url: str | None, *, fast: bool) -> Any:
     import trafilatura
 
