@@ -8,7 +8,6 @@ Signals here bind every log line of a task to its article and warm each worker's
 
 from __future__ import annotations
 
-import gc
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -221,12 +220,9 @@ def _warm_up_before_consuming(sender: Any = None, instance: Any = None, **_: Any
     elif int(getattr(instance, "concurrency", 1) or 1) > 1:
         for module in RUNNER_MODULES:
             importlib.import_module(module)
+    # warm_up ends with gc.freeze(): in a prefork parent that keeps the children from copying
+    # the shared pages (clean, parent and children: 364 -> 313-325 MB PSS, benchmarks/pipeline.py).
     warm_up(queues - {Stage.CLASSIFY.value} if prefork else queues)
-    if prefork:
-        # What the parent holds now goes to the collector's permanent generation: a collection in
-        # a child then never writes to those objects' headers, which would copy their pages into
-        # the child (clean, parent and children: 364 -> 313-325 MB PSS, benchmarks/pipeline.py).
-        gc.freeze()
 
 
 @signals.task_prerun.connect

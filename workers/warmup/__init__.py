@@ -10,6 +10,7 @@ threads/solo worker before it starts consuming. `article.html` is a real-shaped 
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Collection
 from importlib import resources
 
@@ -36,3 +37,9 @@ def warm_up(queues: Collection[str]) -> None:
     # Loading leaves freed memory behind (the model's float32 weights, once quantised): give it
     # back before the first task, and, in a prefork parent, before the pool forks.
     release_free_memory()
+    # What the process holds now (modules, models, the extractor's tables) lives as long as it
+    # does: in the collector's permanent generation, full collections stop re-scanning it (the
+    # dedup worker spent ~0.7 ms per article in the collector without this, ~0.02 with it:
+    # benchmarks/pipeline.py, docs/performance.md), and a prefork child never writes to the
+    # headers of what it shares with its parent, which would copy those pages into the child.
+    gc.freeze()
