@@ -73,6 +73,20 @@ def test_articles_still_in_the_pipeline_send_nothing(
     assert writer.client.xlen(writer.stream) == 0
 
 
+def test_the_cursor_steps_over_the_rows_of_articles_still_in_the_pipeline(
+    store: ArticleStore, writer: StreamWriter
+) -> None:
+    articles.fetch_and_clean(store, "a1", "https://news.example/a1", "Half way")
+    outbox = EventOutbox(store.engine)
+    start = outbox.position()
+    relay(store, writer)
+    stepped = outbox.position()
+    assert stepped > start  # the next pass does not read a1's rows again
+    articles.stored(store, "a2")
+    assert relay(store, writer) == 1
+    assert [e["subject"] for e in entries(writer.client, writer.stream)] == ["a2"]
+
+
 def test_the_cursor_moves_in_the_database_so_a_second_pass_sends_nothing_again(
     store: ArticleStore, writer: StreamWriter
 ) -> None:
