@@ -30,15 +30,13 @@ from sqlalchemy import (
     Table,
     Update,
     bindparam,
-    column,
     delete,
     func,
     insert,
     literal_column,
     select,
-    true,
+    union_all,
     update,
-    values,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
@@ -157,7 +155,8 @@ def _move_and_record_statement(
 ) -> Select[Any]:
     """WITH moved AS (UPDATE ... RETURNING id), page AS (INSERT INTO pages SELECT ... FROM
     moved ON CONFLICT (article_id) DO UPDATE ...), recorded AS (INSERT INTO events SELECT ...
-    FROM moved, (VALUES ...) ORDER BY position) SELECT count(*) FROM moved.
+    FROM (SELECT 0 AS position, ... FROM moved UNION ALL ...) ORDER BY position)
+    SELECT count(*) FROM moved.
 
     PostgreSQL runs every part of a WITH exactly once, to completion, in the statement's one
     transaction. The parts share one snapshot and none sees another's rows, so the page is an
@@ -180,32 +179,28 @@ def _move_and_record_statement(
             ).cte("page")
         )
     if events:
-        given = values(
-            column("position", Integer),
-            *(column(name, EVENTS.c[name].type) for name in EVENT_COLUMNS),
-            name="given",
-        ).data(
-            [
-                (
-                    literal_column(str(n), Integer),
-                    *(_bound(f"event{n}_{name}", EVENTS.c[name]) for name in EVENT_COLUMNS),
-                )
+        # One SELECT ... FROM moved per event, UNION ALL: a VALUES list would read better, but
+        # SQLAlchemy cannot cache a statement holding one (it would compile it every time).
+        given = union_all(
+            *(
+                select(
+                    literal_column(str(n), Integer).label("position"),
+                    *(
+                        _bound(f"event{n}_{name}", EVENTS.c[name]).label(name)
+                        for name in EVENT_COLUMNS
+                    ),
+                ).select_from(moved)
                 for n in range(events)
-            ]
-        )
-        rows = (
-            select(*(given.c[name] for name in EVENT_COLUMNS))
-            .select_from(moved)
-            .join(given, true())
-            .order_by(given.c.position)
-        )
+            )
+        ).subquery("given")
+        rows = select(*(given.c[name] for name in EVENT_COLUMNS)).order_by(given.c.position)
         parts.append(insert(EVENTS).from_select(list(EVENT_COLUMNS), rows).cte("recorded"))
     return select(func.count()).select_from(moved).add_cte(*parts)
 
 
 def _bound(name: str, target: Column[Any]) -> ColumnElement[Any]:
     """A parameter typed as the column it goes to. SQLAlchemy casts most parameters itself on
-    psycopg (`%(name)s::VARCHAR`) but not floats, and in VALUES a parameter without a type
-    that is NULL in every row would be text, which a float column does not take."""
+    psycopg (`%(name)s::VARCHAR`) but not floats, and in a UNION a parameter without a type
+    that is NULL in every arm would be text, which a float column does not take."""
     bound = bindparam(name, type_=target.type)
     return sql_cast(bound, target.type) if isinstance(target.type, Float) else bound
