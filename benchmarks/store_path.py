@@ -4,8 +4,9 @@ Creates N queued articles in a scratch SQLite database (or --database-url), then
 stage in order loads every article's input and saves its result with one trace event (two for
 classify, as the runner writes `article_stored` beside it), and prints per article the CPU
 milliseconds in this process (the database's own work included for SQLite, which runs in
-process) and the wall-clock milliseconds. On PostgreSQL it then takes a few more articles
-through the stages with libpq's protocol trace on, and prints the round trips (one per
+process), on PostgreSQL also those of the server process serving it (the server must run on
+this machine), and the wall-clock milliseconds. On PostgreSQL it then takes a few more
+articles through the stages with libpq's protocol trace on, and prints the round trips (one per
 ReadyForQuery the server sends) and transactions (round trips that leave the connection idle:
 an autocommit statement, or a COMMIT or ROLLBACK) per article: what the server and the network
 see, which client CPU does not show.
@@ -16,6 +17,7 @@ see, which client CPU does not show.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections import Counter
@@ -143,22 +145,49 @@ def main() -> None:
         store = open_store(url)
         ids = new_articles(store, args.articles)
         now = datetime.now(UTC)
+        server = _server_process(store)
         cpu: dict[str, float] = {}
+        server_cpu: dict[str, float] = {}
         wall: dict[str, float] = {}
         for stage in STAGES:
             start, start_wall = time.process_time(), time.perf_counter()
+            start_server = _cpu_ms(server)
             run_stage(store, stage, ids, now)
             cpu[stage.value] = (time.process_time() - start) * 1000 / len(ids)
             wall[stage.value] = (time.perf_counter() - start_wall) * 1000 / len(ids)
-        trips = traced(store, now) if store.engine.dialect.name == "postgresql" else None
+            server_cpu[stage.value] = (_cpu_ms(server) - start_server) / len(ids)
+        trips = traced(store, now) if server else None
         store.engine.dispose()
     name = url.split(":", 1)[0]
     print(f"{name}: {_line(cpu)} ms CPU per article")
+    if server:
+        print(f"{name}: {_line(server_cpu)} ms CPU of the server process per article")
     print(f"{name}: {_line(wall)} ms wall-clock per article")
     if trips:
         for what in ("round trips", "transactions"):
             per_stage = {s: trips[s][what] / TRACED for s in trips}
             print(f"{name}: {_line(per_stage, '.1f')} {what} per article")
+
+
+def _server_process(store: ArticleStore) -> int | None:
+    """PostgreSQL on this machine: the pid of the server process behind the pool's one
+    connection (the store's calls, one at a time, all use it); None for SQLite."""
+    if store.engine.dialect.name != "postgresql":
+        return None
+    with store.engine.connect() as conn:
+        pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+    if store.engine.pool.checkedin() != 1:  # type: ignore[attr-defined]
+        raise SystemExit("the server's CPU needs the store to use one connection")
+    return pid
+
+
+def _cpu_ms(pid: int | None) -> float:
+    """User + system CPU of process `pid` so far, from /proc (10 ms ticks: read totals over
+    hundreds of articles, not one)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def _line(per_stage: dict[str, Any], fmt: str = ".2f") -> str:
