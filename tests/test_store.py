@@ -7,6 +7,8 @@ real thing. The rest (pages, replay, the reconciler's query) against the real st
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -174,6 +176,52 @@ def test_on_postgresql_the_events_of_one_write_carry_its_transaction_id(postgres
         real.engine.dispose()
     assert None not in txids
     assert txids[0] == txids[1] < txids[2]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_write_that_waited_for_another_delivery_writes_nothing(
+    postgres_url: str,
+) -> None:
+    """Two deliveries of one stage at once: the second write waits for the row the first one
+    moved, then finds the status moved on (READ COMMITTED checks the row again) and writes
+    neither its page nor its events, which are parts of the same statement."""
+    real = open_store(postgres_url)
+    try:
+        aid = real.create_article("https://news.example/a", "test")
+        with real.engine.connect() as first:
+            move = text("UPDATE articles SET status = 'fetched' WHERE id = :id")
+            first.execute(move, {"id": aid})  # the first delivery's move, not yet committed
+            saved: list[bool] = []
+            second = threading.Thread(
+                target=lambda: saved.append(
+                    real.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid)])
+                )
+            )
+            second.start()
+            wait_for_a_lock_wait(real)
+            first.commit()
+        second.join(timeout=30)
+        assert saved == [False]
+        assert real.events(aid) == []
+        with real.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM pages")).scalar_one() == 0
+    finally:
+        real.engine.dispose()
+
+
+def wait_for_a_lock_wait(store: ArticleStore, timeout_s: float = 30.0) -> None:
+    """Until a session of this database waits for a lock."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with store.engine.connect() as conn:
+            if conn.execute(query).scalar_one():
+                return
+        time.sleep(0.01)
+    pytest.fail("no session waited for the lock")
 
 
 def test_a_stage_write_is_all_or_nothing(store: ArticleStore) -> None:
