@@ -9,10 +9,11 @@ when the UPDATE moves nothing (another delivery finished first) they insert noth
 trip instead of BEGIN, two to four statements and COMMIT (docs/performance.md). SQLite has no
 data-modifying WITH, hence two forms of one write; both are built here from the same pieces.
 
-Building a statement, and computing its cache key, costs more than running these few rows of
-SQL, once per stage of every article: each shape (which columns, which of them fill-ins, how
-many events, a page or not) is built once, and SQLAlchemy remembers the key of a statement
-object it sees again.
+Building a statement, computing its cache key and compiling it cost more than running these
+few rows of SQL, once per stage of every article: each shape (which columns, which of them
+fill-ins, how many events, a page or not) is built once, SQLAlchemy keeps the key on the
+statement object and its compiled form in the engine's cache. That takes a statement it can
+cache: one holding a VALUES list it would compile on every call (tests/test_store_stage_write.py).
 """
 
 from __future__ import annotations
