@@ -7,14 +7,20 @@ real thing. The rest (pages, replay, the reconciler's query) against the real st
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from tests.fakes import MemoryStore
-from workers.models import CleanedArticle, DedupVerdict, FetchedPage
+from workers.models import Classification, CleanedArticle, DedupVerdict, FetchedPage
 from workers.pipeline import Stage, Status
 from workers.store import ArticleStore, EventRecord, open_store
 
@@ -116,29 +122,124 @@ def test_the_result_the_status_and_the_events_are_saved_together(store: ArticleS
 
 
 @pytest.mark.postgres
-def test_on_postgresql_a_stages_input_is_read_outside_a_transaction(postgres_url: str) -> None:
-    """One SELECT needs no BEGIN and no ROLLBACK on return to the pool: two round trips of a
-    stage's seven. The write that follows is still one transaction."""
-    from psycopg.pq import TransactionStatus
-    from sqlalchemy import event as sa_event
+def test_on_postgresql_a_stage_reads_and_writes_in_one_round_trip_each(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A stage's input is one SELECT and its write (status, page and events) one statement,
+    each in autocommit: no BEGIN, COMMIT or ROLLBACK. Seen in libpq's trace of the connection,
+    where the server ends every round trip with a ReadyForQuery saying whether a transaction
+    is still open (T) or not (I)."""
+    from psycopg import pq
 
     real = open_store(postgres_url)
-    seen: list[tuple[str, TransactionStatus]] = []
-
-    @sa_event.listens_for(real.engine, "after_cursor_execute")
-    def _status(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        verb = statement.split(None, 1)[0].upper()
-        seen.append((verb, conn.connection.dbapi_connection.info.transaction_status))
-
+    trace = tmp_path / "libpq.trace"
     try:
         aid = real.create_article("https://news.example/a", "test")
-        seen.clear()
-        assert real.load_input(aid, Stage.FETCH) is not None
-        real.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid)])
+        with real.engine.connect() as conn:
+            pgconn = conn.connection.dbapi_connection.pgconn  # the pool's one connection
+        assert real.engine.pool.checkedin() == 1
+        with trace.open("w") as out:
+            pgconn.trace(out.fileno())
+            pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+            assert real.load_input(aid, Stage.FETCH) is not None
+            events = [event(aid), event(aid, "article_stored")]
+            assert real.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, events)
+            pgconn.untrace()  # flushes the trace
     finally:
         real.engine.dispose()
-    assert seen[0] == ("SELECT", TransactionStatus.IDLE)
-    assert {status for verb, status in seen[1:]} == {TransactionStatus.INTRANS}
+    # One message a line, "F" (to the server) or "B", its length, type and fields; a statement's
+    # own line breaks continue it on lines of their own.
+    lines = (line.split("\t", 3) for line in trace.read_text().splitlines())
+    messages = [m for m in lines if len(m) == 4 and m[0] in ("F", "B")]
+    sent = [m[3].split('"')[3 if m[2] == "Parse" else 1] for m in messages if m[2] in _STATEMENT]
+    ready = [m[3].strip() for m in messages if m[2] == "ReadyForQuery"]
+    assert [sql.split(None, 1)[0] for sql in sent] == ["SELECT", "WITH"]
+    assert ready == ["I", "I"]
+
+
+# The protocol messages that carry a statement: a simple query, or the extended protocol's Parse.
+_STATEMENT = {"Query", "Parse"}
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_events_of_one_write_carry_its_transaction_id(postgres_url: str) -> None:
+    """The event relay reads rows in (txid, id) order up to the oldest running transaction
+    (workers/store/outbox.py): every row needs the id of the transaction that wrote it."""
+    real = open_store(postgres_url)
+    try:
+        aid = real.create_article("https://news.example/a", "test")
+        real.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid), event(aid)])
+        real.complete_stage(aid, Stage.CLEAN, CLEANED, Status.CLEANED, [event(aid)])
+        with real.engine.connect() as conn:
+            txids = conn.execute(text("SELECT txid FROM events ORDER BY id")).scalars().all()
+    finally:
+        real.engine.dispose()
+    assert None not in txids
+    assert txids[0] == txids[1] < txids[2]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_write_that_waited_for_another_delivery_writes_nothing(
+    postgres_url: str,
+) -> None:
+    """Two deliveries of one stage at once: the second write waits for the row the first one
+    moved, then finds the status moved on (READ COMMITTED checks the row again) and writes
+    neither its page nor its events, which are parts of the same statement."""
+    real = open_store(postgres_url)
+    try:
+        aid = real.create_article("https://news.example/a", "test")
+        with real.engine.connect() as first:
+            move = text("UPDATE articles SET status = 'fetched' WHERE id = :id")
+            first.execute(move, {"id": aid})  # the first delivery's move, not yet committed
+            saved: list[bool] = []
+            second = threading.Thread(
+                target=lambda: saved.append(
+                    real.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid)])
+                )
+            )
+            second.start()
+            wait_for_a_lock_wait(real)
+            first.commit()
+        second.join(timeout=30)
+        assert saved == [False]
+        assert real.events(aid) == []
+        with real.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM pages")).scalar_one() == 0
+    finally:
+        real.engine.dispose()
+
+
+def wait_for_a_lock_wait(store: ArticleStore, timeout_s: float = 30.0) -> None:
+    """Until a session of this database waits for a lock."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with store.engine.connect() as conn:
+            if conn.execute(query).scalar_one():
+                return
+        time.sleep(0.01)
+    pytest.fail("no session waited for the lock")
+
+
+def test_a_stage_write_is_all_or_nothing(store: ArticleStore) -> None:
+    aid = store.create_article("https://news.example/a", "test")
+    broken = replace(event(aid), event=cast(str, None))  # the events table refuses it
+    with pytest.raises(IntegrityError):
+        store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid), broken])
+    assert store.status_of(aid) == "queued"
+    assert store.events(aid) == []
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM pages")).scalar_one() == 0
+
+
+def test_events_are_recorded_in_the_order_given(store: ArticleStore) -> None:
+    aid = store.create_article("https://news.example/a", "test")
+    names = ["article_fetched", "b_second", "a_third"]
+    store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid, n) for n in names])
+    assert [e.event for e in store.events(aid)] == names
 
 
 def test_a_refused_move_writes_no_events(store: ArticleStore) -> None:
@@ -146,6 +247,62 @@ def test_a_refused_move_writes_no_events(store: ArticleStore) -> None:
     store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid)])
     store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [event(aid, "again")])
     assert [e.event for e in store.events(aid)] == ["article_fetched"]
+
+
+def test_a_refused_move_writes_no_page(store: ArticleStore) -> None:
+    aid = store.create_article("https://news.example/a", "test")
+    store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [])
+    late = replace(PAGE, html="<html><body><p>a later copy</p></body></html>")
+    assert not store.complete_stage(aid, Stage.FETCH, late, Status.FETCHED, [])
+    inp = store.load_input(aid, Stage.CLEAN)
+    assert inp is not None
+    assert inp.page is not None
+    assert inp.page.html == PAGE.html
+
+
+def test_a_replayed_fetch_replaces_the_page_it_stored_before(store: ArticleStore) -> None:
+    aid = store.create_article("https://news.example/a", "test")
+    store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [])
+    store.mark_failed(aid, Stage.FETCH, "operator: fetch again")
+    assert store.reset_for_replay(aid, Status.FAILED) is Stage.FETCH
+    again = replace(PAGE, html="<html><body><p>the story, updated</p></body></html>")
+    assert store.complete_stage(aid, Stage.FETCH, again, Status.FETCHED, [])
+    inp = store.load_input(aid, Stage.CLEAN)
+    assert inp is not None
+    assert inp.page is not None
+    assert inp.page.html == again.html
+
+
+def test_classify_keeps_the_language_the_clean_stage_found(store: ArticleStore) -> None:
+    aid = cleaned_article(store, language="en")
+    store.complete_stage(aid, Stage.CLASSIFY, labelled("fr"), Status.STORED, [])
+    record = store.get(aid)
+    assert record is not None
+    assert (record.status, record.label, record.language) == ("stored", "world", "en")
+
+
+def test_classify_fills_in_the_language_where_the_clean_stage_found_none(
+    store: ArticleStore,
+) -> None:
+    aid = cleaned_article(store, language=None)
+    store.complete_stage(aid, Stage.CLASSIFY, labelled("fr"), Status.STORED, [])
+    record = store.get(aid)
+    assert record is not None
+    assert (record.status, record.label, record.language) == ("stored", "world", "fr")
+
+
+def cleaned_article(store: ArticleStore, language: str | None) -> str:
+    """An article deduplicated (not a duplicate) and so waiting for classify."""
+    aid = store.create_article("https://news.example/a", "test")
+    store.complete_stage(aid, Stage.FETCH, PAGE, Status.FETCHED, [])
+    cleaned = replace(CLEANED, language=language)
+    store.complete_stage(aid, Stage.CLEAN, cleaned, Status.CLEANED, [])
+    store.complete_stage(aid, Stage.DEDUP, DedupVerdict(False, "c1"), Status.DEDUPLICATED, [])
+    return aid
+
+
+def labelled(language: str) -> Classification:
+    return Classification(label="world", confidence=0.9, language=language, model_version="t")
 
 
 def test_dedup_and_classify_start_from_the_cleaned_text(store: ArticleStore) -> None:

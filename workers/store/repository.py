@@ -12,14 +12,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
     Select,
-    Table,
-    Update,
     and_,
     bindparam,
     create_engine,
@@ -32,11 +30,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.elements import ClauseElement
 
 from workers.models import Classification, CleanedArticle, DedupVerdict, FetchedPage
 from workers.pipeline import PENDING, Stage, Status, status_before
-from workers.store.schema import Article, Event, Page
+from workers.store import stage_write
+from workers.store.schema import Article, Event
+from workers.store.stage_write import Added, IfUnset
 
 
 def utcnow() -> datetime:
@@ -163,13 +162,15 @@ class ArticleStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        # A stage's input is one SELECT: on PostgreSQL it runs outside a transaction, saving
-        # the BEGIN and the ROLLBACK on return to the pool (two of the seven round trips a
-        # stage made; benchmarks/store_path.py). SQLite's driver opens no transaction for a
-        # read anyway, and switching its isolation level would cost a PRAGMA per checkout.
-        self._reader = (
+        # On PostgreSQL a stage's input (one SELECT) and its write (one statement:
+        # workers/store/stage_write.py) each run in autocommit: no BEGIN, no COMMIT, no
+        # ROLLBACK on return to the pool, one round trip each (benchmarks/store_path.py).
+        # SQLite's driver opens no transaction for a read anyway, switching its isolation
+        # level would cost a PRAGMA per checkout, and its write is several statements.
+        self._one_statement_write = engine.dialect.name == "postgresql"
+        self._autocommit = (
             engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
+            if self._one_statement_write
             else engine
         )
 
@@ -181,8 +182,9 @@ class ArticleStore:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """One transaction on a plain connection, for the writes every stage of every article
-        makes: an ORM session (its identity map, unit of work and flush) costs more than
-        these few Core statements themselves (docs/performance.md)."""
+        makes on SQLite (PostgreSQL's is one statement in autocommit: `_move`): an ORM
+        session (its identity map, unit of work and flush) costs more than these few Core
+        statements themselves (docs/performance.md)."""
         with self.engine.begin() as conn:
             yield conn
 
@@ -240,7 +242,7 @@ class ArticleStore:
         just the columns the stage uses, not an ORM load of the whole row: it runs once per
         stage of every article, and the ORM's identity map and object set-up cost more than
         the read (docs/performance.md)."""
-        with self._reader.connect() as conn:
+        with self._autocommit.connect() as conn:
             row = conn.execute(_input_query(stage), {"_article_id": article_id}).one_or_none()
         if row is None:
             return None
@@ -284,37 +286,28 @@ class ArticleStore:
         transaction; only while the article still waits for `stage`. False when it no longer
         does (another delivery finished it first): nothing is written then."""
         now = utcnow()
-        with self._write() as conn:
-            values: dict[str, Any] = {
-                "status": status.value,
-                "attempts": 0,
-                "due_at": now,
-                "updated_at": now,
-                **_output_columns(output),
+        values: dict[str, Any] = {
+            "status": status.value,
+            "attempts": 0,
+            "due_at": now,
+            "updated_at": now,
+            **_output_columns(output),
+        }
+        if isinstance(output, DedupVerdict) and output.is_duplicate:
+            values["status_reason"] = f"duplicate of {output.duplicate_of} ({output.level})"
+        else:
+            values["status_reason"] = None
+        page = None
+        if isinstance(output, FetchedPage):
+            page = {
+                "final_url": output.final_url,
+                "http_status": output.status,
+                "content_type": output.content_type,
+                "encoding": output.encoding,
+                "html": output.html,
+                "fetched_at": output.fetched_at,
             }
-            if isinstance(output, DedupVerdict) and output.is_duplicate:
-                values["status_reason"] = f"duplicate of {output.duplicate_of} ({output.level})"
-            else:
-                values["status_reason"] = None
-            if not self._move(conn, article_id, stage, values):
-                return False
-            if isinstance(output, FetchedPage):
-                # A replayed fetch replaces the page it stored before.
-                conn.execute(_DELETE_PAGE, {"_article_id": article_id})
-                conn.execute(
-                    _INSERT_PAGE,
-                    {
-                        "article_id": article_id,
-                        "final_url": output.final_url,
-                        "http_status": output.status,
-                        "content_type": output.content_type,
-                        "encoding": output.encoding,
-                        "html": output.html,
-                        "fetched_at": output.fetched_at,
-                    },
-                )
-            self._add_events(conn, events)
-            return True
+        return self._move(article_id, stage, values, events, page)
 
     def record_retry(
         self,
@@ -326,28 +319,20 @@ class ArticleStore:
     ) -> bool:
         """Count one failed attempt at `stage` and set when to try again (the article stays
         where it is); False when the article no longer waits for `stage`."""
-        with self._write() as conn:
-            values = {
-                "attempts": Article.attempts + 1,
-                "due_at": due_at,
-                "status_reason": reason[:1000],
-                "updated_at": utcnow(),
-            }
-            if not self._move(conn, article_id, stage, values):
-                return False
-            self._add_events(conn, events)
-            return True
+        values = {
+            "attempts": Added(1),
+            "due_at": due_at,
+            "status_reason": reason[:1000],
+            "updated_at": utcnow(),
+        }
+        return self._move(article_id, stage, values, events)
 
     def record_deferral(
         self, article_id: str, stage: Stage, due_at: datetime, events: Sequence[EventRecord]
     ) -> bool:
         """The article waits for `stage` until `due_at`, no attempt spent (a polite host's turn,
         our own database or Redis away); False when it no longer waits for `stage`."""
-        with self._write() as conn:
-            if not self._move(conn, article_id, stage, {"due_at": due_at}):
-                return False
-            self._add_events(conn, events)
-            return True
+        return self._move(article_id, stage, {"due_at": due_at}, events)
 
     def finish(
         self,
@@ -369,11 +354,7 @@ class ArticleStore:
             "due_at": None,
             "updated_at": now,
         }
-        with self._write() as conn:
-            if not self._move(conn, article_id, stage, values):
-                return False
-            self._add_events(conn, events)
-            return True
+        return self._move(article_id, stage, values, events)
 
     def mark_failed(self, article_id: str, stage: Stage, reason: str) -> None:
         """Quarantine an article whatever it waits for (an unusable URL at ingest), with its
@@ -593,41 +574,49 @@ class ArticleStore:
             return [_record(r) for r in s.scalars(stmt.limit(query.limit))]
 
     # --- helpers --------------------------------------------------------------------------------
-    @staticmethod
-    def _move(conn: Connection, article_id: str, stage: Stage, values: dict[str, Any]) -> bool:
-        """UPDATE the article with `values` only while it waits for `stage`. The write comes
-        first in the transaction, so SQLite takes its write lock (waiting its busy timeout)
-        instead of failing to upgrade a read snapshot. A Core statement built once per set of
-        columns: the ORM's bulk path and a fresh statement per call (its cache key computed
-        every time) cost more than the SQL itself, once per stage of every article."""
+    def _move(
+        self,
+        article_id: str,
+        stage: Stage,
+        values: dict[str, Any],
+        events: Sequence[EventRecord],
+        page: dict[str, Any] | None = None,
+    ) -> bool:
+        """Set `values` on the article (status, results, due time) only while it waits for
+        `stage`, and with that move store `page` (a fetch's) and record `events`, all or
+        nothing; False, and nothing written, when it no longer waits for `stage`.
+
+        PostgreSQL: one statement in autocommit. SQLite: one transaction whose first statement
+        is the UPDATE, so SQLite takes its write lock (waiting its busy timeout) instead of
+        failing to upgrade a read snapshot. Core statements built once per shape
+        (workers/store/stage_write.py), not the ORM: they run once per stage of every article."""
         before = status_before(stage).value
-        if any(isinstance(v, ClauseElement) for v in values.values()):  # e.g. attempts + 1
-            t = _ARTICLES
-            dynamic = update(t).where(t.c.id == article_id, t.c.status == before).values(**values)
-            return _rowcount(conn.execute(dynamic)) == 1
-        fill = tuple(sorted(name for name, v in values.items() if isinstance(v, _IfUnset)))
-        statement = _move_statement(tuple(sorted(values)), fill)
-        params = {
-            **{k: v.value if isinstance(v, _IfUnset) else v for k, v in values.items()},
-            "_article_id": article_id,
-            "_before": before,
-        }
-        return _rowcount(conn.execute(statement, params)) == 1
+        rows = [_event_row(e) for e in events]
+        if self._one_statement_write:
+            statement, params = stage_write.move_and_record(values, article_id, before, page, rows)
+            with self._autocommit.connect() as conn:
+                return int(conn.execute(statement, params).scalar_one()) == 1
+        with self._write() as conn:
+            update_, params = stage_write.move(values, article_id, before)
+            if _rowcount(conn.execute(update_, params)) != 1:
+                return False
+            if page is not None:
+                conn.execute(stage_write.DELETE_PAGE, {"_article_id": article_id})
+                conn.execute(stage_write.INSERT_PAGE, {"article_id": article_id, **page})
+            if rows:
+                conn.execute(stage_write.INSERT_EVENT, rows)
+            return True
 
     @staticmethod
     def _add_events(conn: Connection, events: Sequence[EventRecord]) -> None:
         if events:
-            conn.execute(_INSERT_EVENT, [_event_row(e) for e in events])
+            conn.execute(stage_write.INSERT_EVENT, [_event_row(e) for e in events])
 
 
-# The tables behind the ORM classes, for the Core statements of the per-stage read and write.
-_ARTICLES = cast(Table, Article.__table__)
-_EVENTS = cast(Table, Event.__table__)
-_PAGES = cast(Table, Page.__table__)
-_INSERT_EVENT = insert(_EVENTS)
-_INSERT_PAGE = insert(_PAGES)
-_DELETE_PAGE = delete(_PAGES).where(_PAGES.c.article_id == bindparam("_article_id"))
-_PAGE_COLUMNS = ("final_url", "http_status", "content_type", "encoding", "html", "fetched_at")
+# The tables behind the ORM classes, for the Core statements of the per-stage read.
+_ARTICLES = stage_write.ARTICLES
+_PAGES = stage_write.PAGES
+_PAGE_COLUMNS = stage_write.PAGE_COLUMNS
 _CLEANED_COLUMNS = (
     "title", "text", "lead", "authors", "published_at", "modified_at", "language",
     "site_name", "top_image", "section", "tags",
@@ -649,30 +638,6 @@ def _input_query(stage: Stage) -> Select[Any]:
             *columns, *(p.c[name].label(f"page_{name}") for name in _PAGE_COLUMNS)
         ).select_from(a.outerjoin(p, p.c.article_id == a.c.id))
     return query.where(a.c.id == bindparam("_article_id"))
-
-
-@dataclass(frozen=True, slots=True)
-class _IfUnset:
-    """A column value written only where the column is still NULL."""
-
-    value: Any
-
-
-@lru_cache(maxsize=64)
-def _move_statement(columns: tuple[str, ...], fill: tuple[str, ...] = ()) -> Update:
-    """UPDATE articles SET <columns> WHERE id = :_article_id AND status = :_before; the `fill`
-    columns keep a value they already have (COALESCE)."""
-    t = _ARTICLES
-    return (
-        update(t)
-        .where(t.c.id == bindparam("_article_id"), t.c.status == bindparam("_before"))
-        .values(
-            {
-                name: func.coalesce(t.c[name], bindparam(name)) if name in fill else bindparam(name)
-                for name in columns
-            }
-        )
-    )
 
 
 def _rowcount(result: Any) -> int:
@@ -729,7 +694,7 @@ def _output_columns(output: StageOutput) -> dict[str, Any]:
     }
     if output.language:
         # The clean stage's language wins; classify fills it in only where clean found none.
-        columns["language"] = _IfUnset(output.language)
+        columns["language"] = IfUnset(output.language)
     return columns
 
 
