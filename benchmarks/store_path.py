@@ -9,7 +9,8 @@ this machine), and the wall-clock milliseconds. On PostgreSQL it then takes a fe
 articles through the stages with libpq's protocol trace on, and prints the round trips (one per
 ReadyForQuery the server sends) and transactions (round trips that leave the connection idle:
 an autocommit statement, or a COMMIT or ROLLBACK) per article: what the server and the network
-see, which client CPU does not show.
+see, which client CPU does not show. Last, the event relay's read of what the stages wrote
+(`EventOutbox.read_after` in windows of its batch size, from the start): its CPU per article.
 
     .venv/bin/python benchmarks/store_path.py [--articles 400] [--database-url URL]
 """
@@ -29,6 +30,7 @@ from typing import Any
 from workers.models import Classification, CleanedArticle, DedupVerdict, FetchedPage
 from workers.pipeline import STAGES, Stage, Status, status_after
 from workers.store import ArticleStore, open_store
+from workers.store.outbox import EventOutbox, Position
 from workers.store.repository import EventRecord, StageOutput, new_article_id
 
 HTML = "<html><body>" + "<p>word word word word word</p>" * 1000 + "</body></html>"  # ~30 KB
@@ -156,6 +158,7 @@ def main() -> None:
             cpu[stage.value] = (time.process_time() - start) * 1000 / len(ids)
             wall[stage.value] = (time.perf_counter() - start_wall) * 1000 / len(ids)
             server_cpu[stage.value] = (_cpu_ms(server) - start_server) / len(ids)
+        relay_ms = relay_read_ms(store, len(ids))
         trips = traced(store, now) if server else None
         store.engine.dispose()
     name = url.split(":", 1)[0]
@@ -163,10 +166,22 @@ def main() -> None:
     if server:
         print(f"{name}: {_line(server_cpu)} ms CPU of the server process per article")
     print(f"{name}: {_line(wall)} ms wall-clock per article")
+    print(f"{name}: {relay_ms:.3f} ms CPU per article for the event relay's read")
     if trips:
         for what in ("round trips", "transactions"):
             per_stage = {s: trips[s][what] / TRACED for s in trips}
             print(f"{name}: {_line(per_stage, '.1f')} {what} per article")
+
+
+def relay_read_ms(store: ArticleStore, articles: int, batch: int = 500) -> float:
+    """CPU ms per article of the event relay reading every event row written so far."""
+    outbox = EventOutbox(store.engine)
+    start, position, sent = time.process_time(), Position(0, 0), 0
+    while (window := outbox.read_after(position, batch)).scanned:
+        position, sent = window.last, sent + len(window.events)
+    if sent != articles:
+        raise SystemExit(f"the relay read {sent} terminal events for {articles} articles")
+    return (time.process_time() - start) * 1000 / articles
 
 
 def _server_process(store: ArticleStore) -> int | None:

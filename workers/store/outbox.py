@@ -102,9 +102,10 @@ class EventOutbox:
         are sent). Non-terminal rows are stepped over, so the scan never starts far back.
 
         Two reads: the window's positions alone, then the terminal rows inside it with their
-        article. An article leaves ~5 rows and one of them is terminal; reading every row with
-        its article and JSON detail was most of the scheduler's CPU (~0.4 ms per article in
-        benchmarks/pipeline.py)."""
+        article. An article leaves ~5 rows and one of them is terminal: joining every row to
+        its article and decoding its JSON detail cost about twice as much (0.05 -> 0.03 ms of
+        CPU per article on SQLite, 0.08 -> 0.04 on PostgreSQL; `benchmarks/store_path.py`
+        prints the relay's read)."""
         window = select(Event.txid, Event.id).limit(limit)
         if self._by_txid:
             window = window.where(
