@@ -8,14 +8,16 @@ One run, on this machine:
 1. serves N real pages (../shared/data/extraction-dev/html when present, generated pages
    otherwise) from a local HTTP server on 127.0.0.1;
 2. starts `newsflow run` (every Procfile process, as an operator runs it) against a private
-   redis-server on a spare port and a scratch database, and warms it with a few pages;
+   redis-server on a spare port and a scratch database, and warms it with a few pages; measures
+   what the idle deployment spends per second (heartbeats, polls);
 3. **burst**: one `newsflow ingest` call with N URLs, waits until every article is terminal;
    reports articles/s, latency enqueue -> terminal (p50/p95/p99), CPU ms per article per process
    type (from /proc), Redis commands per article (INFO commandstats, commands run inside Lua
    scripts included) and bytes sent to Redis, database transactions per article (PostgreSQL's
    pg_stat_database), log bytes per article;
 4. **paced**: M more pages ingested one by one at a fixed rate (default: half the burst rate),
-   latency percentiles at that rate;
+   latency percentiles and CPU ms per article at that rate (one article at a time: the
+   burst's CPU beyond it is contention for the cores, not code);
 5. the size of the broker messages (a few articles under Redis MONITOR), peak RSS and PSS per
    process and in total;
 6. the **in-process limit**: the same stage functions (workers.steps) over the same pages in 2
@@ -578,6 +580,34 @@ def run_paced(bench: Bench, rate: float) -> dict[str, Any]:
     }
 
 
+def run_paced_measured(bench: Bench, rate: float) -> dict[str, Any]:
+    """The paced phase, with the deployment's CPU per article at that rate: one article at a
+    time flows through processes that are mostly idle, so what the burst's figure has on top
+    of this is contention (ten processes taking turns on two cores), not code."""
+    before = Snapshot(bench)
+    started = time.perf_counter()
+    result = run_paced(bench, rate)
+    seconds = time.perf_counter() - started
+    after = Snapshot(bench)
+    used = deltas(before, after, result["articles"], 0)
+    result["cpu_ms_per_article"] = used["cpu_ms_per_article"]
+    result["cpu_ms_per_article_total"] = used["cpu_ms_per_article_total"]
+    result["seconds"] = round(seconds, 2)
+    return result
+
+
+def idle_cpu(bench: Bench, seconds: float = 5.0) -> dict[str, Any]:
+    """CPU the idle deployment spends per second (heartbeats, polls, the relay's and the
+    dispatcher's passes): a paced run pays it over fewer articles than a burst."""
+    before = Snapshot(bench)
+    time.sleep(seconds)
+    used = deltas(before, Snapshot(bench), 1, 0)["cpu_ms_per_article"]
+    return {
+        "cpu_ms_per_s": round(sum(used.values()) / seconds, 2),
+        "by_process": {k: round(v / seconds, 2) for k, v in used.items()},
+    }
+
+
 def message_sizes(bench: Bench) -> dict[str, int]:
     """Bytes of one broker message per stage queue, as the publisher sends it: published into
     a database of the private Redis that no worker reads, then read back."""
@@ -728,10 +758,12 @@ def main() -> int:
         # Warm-up: models loaded, connections open, scripts cached.
         bench.ingest_cli(bench.take_urls(10))
         bench.wait_terminal(300)
+        time.sleep(1.0)
+        result["idle"] = idle_cpu(bench)
         result["burst"] = run_burst(bench)
         if args.paced:
             rate = args.rate or result["burst"]["articles_per_s"] / 2
-            result["paced"] = run_paced(bench, rate)
+            result["paced"] = run_paced_measured(bench, rate)
         if args.second_group:
             result["groups"] = bench.work_by_host()
         result["broker_message_bytes"] = message_sizes(bench)
