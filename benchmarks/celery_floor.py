@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from private_redis import PrivateRedis, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -52,12 +51,6 @@ def serve_worker(pool: str, concurrency: int) -> int:
 
     args = argparse.Namespace(queues=QUEUE, pool=pool, concurrency=concurrency, name=None)
     return run(args, Settings.from_env())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tree_cpu_ms(root: int) -> float:
@@ -91,11 +84,15 @@ def measure(pool: str, concurrency: int, messages: int, env: dict[str, str]) -> 
             for i in range(warm + messages)
         ]
         client.lpush(QUEUE, *bodies[:warm])
-        _wait(lambda: int(client.get("bench:done") or 0) >= warm, 120)
+        wait_for(
+            lambda: int(client.get("bench:done") or 0) >= warm, 120, "the warm-up messages", 0.05
+        )
         time.sleep(1.0)  # idle again
         before = tree_cpu_ms(worker.pid)
         client.lpush(QUEUE, *bodies[warm:])
-        _wait(lambda: int(client.get("bench:done") or 0) >= warm + messages, 600)
+        wait_for(
+            lambda: int(client.get("bench:done") or 0) >= warm + messages, 600, "the messages", 0.05
+        )
         return (tree_cpu_ms(worker.pid) - before) / messages
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -105,51 +102,26 @@ def measure(pool: str, concurrency: int, messages: int, env: dict[str, str]) -> 
             worker.kill()
 
 
-def _wait(done: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise SystemExit("the worker did not finish its messages in time")
-        time.sleep(0.05)
-
-
 def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == "--serve-worker":
         return serve_worker(sys.argv[2], int(sys.argv[3]))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=2000)
     args = parser.parse_args()
-    server = shutil.which("redis-server")
-    if server is None:
-        raise SystemExit("redis-server is not installed")
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        redis_proc = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-             "no", "--dir", tmp],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        server = PrivateRedis(Path(tmp))
         env = {
             **os.environ,
-            "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+            "REDIS_URL": server.url,
             "DATABASE_URL": f"sqlite:///{Path(tmp) / 'floor.db'}",
         }
         try:
-            _wait(lambda: _pings(env["REDIS_URL"]), 10)
             for pool, concurrency in LAYOUTS:
                 ms = measure(pool, concurrency, args.messages, env)
                 print(f"{pool} x{concurrency}: {ms:.2f} ms CPU per message (worker and pool)")
         finally:
-            redis_proc.terminate()
-            redis_proc.wait(10)
+            server.stop()
     return 0
-
-
-def _pings(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url).ping())
-    except redis.RedisError:
-        return False
 
 
 if __name__ == "__main__":

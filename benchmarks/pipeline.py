@@ -38,7 +38,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,8 @@ from sqlalchemy import create_engine, text
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from private_redis import PrivateRedis, free_port, wait_for  # noqa: E402
 
 from workers.pipeline import TERMINAL  # noqa: E402
 from workers.settings import Settings  # noqa: E402
@@ -138,39 +139,6 @@ class Site:
 # ---------------------------------------------------------------- services under test
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class PrivateRedis:
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
-             "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
-             "--appendonly", "no", "--maxmemory-policy", "noeviction"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.client = redis.Redis.from_url(self.url)
-        wait_for(lambda: _pings(self.client), 10, "redis-server")
-
-    def stop(self) -> None:
-        self.client.close()
-        self.process.terminate()
-        self.process.wait(10)
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-
-
 def scratch_database(kind: str, directory: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{directory / 'bench.db'}"
@@ -180,15 +148,6 @@ def scratch_database(kind: str, directory: Path) -> str:
         conn.execute(text(f"CREATE DATABASE {PG_DB}"))
     admin.dispose()
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
-
-
-def wait_for(condition: Any, timeout: float, what: str, every: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(every)
-    raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 # ---------------------------------------------------------------- processes and /proc

@@ -19,9 +19,6 @@ import functools
 import gzip
 import os
 import random
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import redis
+from private_redis import PrivateRedis
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -131,34 +128,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=400)
     args = parser.parse_args()
-    server = shutil.which("redis-server")
-    if server is None:
-        raise SystemExit("redis-server is not installed")
-    with tempfile.TemporaryDirectory() as tmp, socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        redis_proc = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-             "no", "--dir", tmp],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    with tempfile.TemporaryDirectory() as tmp:
+        server = PrivateRedis(Path(tmp))
+        os.environ["REDIS_URL"] = server.url
         os.environ["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'parts.db'}"
         try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    redis.Redis(port=port).ping()
-                    break
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
             result = measure(args.articles)
         finally:
-            redis_proc.terminate()
-            redis_proc.wait(10)
+            server.stop()
     for label, ms in result.items():
         print(f"{label}: {ms:.3f} ms CPU per article")
     return 0
