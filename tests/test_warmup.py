@@ -60,3 +60,26 @@ def test_what_a_warmed_process_holds_moves_to_the_collectors_permanent_generatio
         """
     )
     assert out == "True True"
+
+
+def test_garbage_left_before_the_warm_up_is_collected_not_frozen() -> None:
+    # Frozen objects are never collected: an unreachable cycle frozen at start-up would stay for
+    # the life of the process. (Automatic collection is off so that only warm_up can free it.)
+    out = _run_fresh(
+        """
+        import gc, weakref
+        gc.disable()
+
+        class Node:
+            pass
+
+        node = Node()
+        node.myself = node
+        alive = weakref.ref(node)
+        del node
+        from workers.warmup import warm_up
+        warm_up({"dedup"})
+        print(alive() is None)
+        """
+    )
+    assert out == "True"

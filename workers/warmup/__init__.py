@@ -39,7 +39,9 @@ def warm_up(queues: Collection[str]) -> None:
     release_free_memory()
     # What the process holds now (modules, models, the extractor's tables) lives as long as it
     # does: in the collector's permanent generation, full collections stop re-scanning it (the
-    # dedup worker spent ~0.7 ms per article in the collector without this, ~0.02 with it:
-    # benchmarks/pipeline.py, docs/performance.md), and a prefork child never writes to the
-    # headers of what it shares with its parent, which would copy those pages into the child.
+    # dedup worker's collections took 0.30 s over a 400-article burst without this, 0.01 s with
+    # it: docs/performance.md), and a prefork child never writes to the headers of what it
+    # shares with its parent, which would copy those pages into the child. The loading's own
+    # cyclic garbage is collected first: frozen, it would stay for the life of the process.
+    gc.collect()
     gc.freeze()
