@@ -27,6 +27,7 @@ from typing import Any
 
 import redis
 from private_redis import PrivateRedis, wait_for
+from proc import cpu_seconds, process_tree
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -54,18 +55,8 @@ def serve_worker(pool: str, concurrency: int) -> int:
 
 
 def tree_cpu_ms(root: int) -> float:
-    """User + system CPU so far of `root` and its descendants (10 ms ticks)."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            _, _, rest = stat.read_text().rpartition(")")
-        except OSError:
-            continue
-        fields = rest.split()
-        pid, ppid = int(stat.parent.name), int(fields[1])
-        if pid == root or ppid == root:
-            total += (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-    return total
+    """CPU so far of `root` and its descendants (the worker and its pool processes), in ms."""
+    return sum(cpu_seconds(pid) for pid in process_tree(root)) * 1000
 
 
 def measure(pool: str, concurrency: int, messages: int, env: dict[str, str]) -> float:

@@ -55,6 +55,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from private_redis import PrivateRedis, free_port, wait_for  # noqa: E402
+from proc import cpu_seconds, process_tree  # noqa: E402
 
 from workers.pipeline import TERMINAL  # noqa: E402
 from workers.settings import Settings  # noqa: E402
@@ -153,28 +154,6 @@ def scratch_database(kind: str, directory: Path) -> str:
 # ---------------------------------------------------------------- processes and /proc
 
 
-def process_tree(root: int) -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, command line) of `root` and everything under it."""
-    table: dict[int, tuple[int, str]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            pid = int(stat.parent.name)
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError, ValueError):
-            continue
-        table[pid] = (ppid, cmd)
-    tree = {root: table[root]} if root in table else {}
-    frontier = [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, (ppid, cmd) in table.items():
-            if ppid == parent and pid not in tree:
-                tree[pid] = (ppid, cmd)
-                frontier.append(pid)
-    return tree
-
-
 def process_type(pid: int, tree: dict[int, tuple[int, str]]) -> str:
     """The Procfile type of a process; prefork children as "<type> child"."""
     ppid, cmd = tree[pid]
@@ -193,15 +172,6 @@ def process_type(pid: int, tree: dict[int, tuple[int, str]]) -> str:
     if ppid in tree and tree[ppid][1] == cmd:
         return f"{kind} child"
     return kind
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
 def memory_of(pid: int) -> tuple[float, float, float]:
@@ -518,6 +488,9 @@ def run_burst(bench: Bench) -> dict[str, Any]:
 
 
 def run_paced(bench: Bench, rate: float) -> dict[str, Any]:
+    """The paced phase, with the deployment's CPU per article at that rate: one article at a
+    time flows through processes that are mostly idle, so what the burst's figure has on top
+    of this is contention (ten processes taking turns on two cores), not code."""
     from workers.app import create_app
     from workers.queueing import CeleryPublisher
     from workers.services import Services
@@ -526,6 +499,7 @@ def run_paced(bench: Bench, rate: float) -> dict[str, Any]:
     svc = Services(bench.settings)
     publisher = CeleryPublisher(create_app(bench.settings))
     urls = bench.take_urls(bench.args.paced)
+    before = Snapshot(bench)
     start = time.perf_counter()
     for i, url in enumerate(urls):
         delay = start + i / rate - time.perf_counter()
@@ -533,26 +507,17 @@ def run_paced(bench: Bench, rate: float) -> dict[str, Any]:
             time.sleep(delay)
         ingest_urls([url], "benchmark", svc, publisher)
     bench.wait_terminal(600)
+    seconds = time.perf_counter() - start
+    used = deltas(before, Snapshot(bench), len(urls), 0)
     svc.close()
-    return {"rate_per_s": round(rate, 2), "articles": len(urls)} | {
-        "latency": percentiles(bench.latencies(urls))
+    return {
+        "rate_per_s": round(rate, 2),
+        "articles": len(urls),
+        "latency": percentiles(bench.latencies(urls)),
+        "cpu_ms_per_article": used["cpu_ms_per_article"],
+        "cpu_ms_per_article_total": used["cpu_ms_per_article_total"],
+        "seconds": round(seconds, 2),
     }
-
-
-def run_paced_measured(bench: Bench, rate: float) -> dict[str, Any]:
-    """The paced phase, with the deployment's CPU per article at that rate: one article at a
-    time flows through processes that are mostly idle, so what the burst's figure has on top
-    of this is contention (ten processes taking turns on two cores), not code."""
-    before = Snapshot(bench)
-    started = time.perf_counter()
-    result = run_paced(bench, rate)
-    seconds = time.perf_counter() - started
-    after = Snapshot(bench)
-    used = deltas(before, after, result["articles"], 0)
-    result["cpu_ms_per_article"] = used["cpu_ms_per_article"]
-    result["cpu_ms_per_article_total"] = used["cpu_ms_per_article_total"]
-    result["seconds"] = round(seconds, 2)
-    return result
 
 
 def idle_cpu(bench: Bench, seconds: float = 5.0) -> dict[str, Any]:
@@ -722,7 +687,7 @@ def main() -> int:
         result["burst"] = run_burst(bench)
         if args.paced:
             rate = args.rate or result["burst"]["articles_per_s"] / 2
-            result["paced"] = run_paced_measured(bench, rate)
+            result["paced"] = run_paced(bench, rate)
         if args.second_group:
             result["groups"] = bench.work_by_host()
         result["broker_message_bytes"] = message_sizes(bench)

@@ -18,7 +18,6 @@ see, which client CPU does not show. Last, the event relay's read of what the st
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from collections import Counter
@@ -26,6 +25,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from proc import cpu_seconds
 
 from workers.models import Classification, CleanedArticle, DedupVerdict, FetchedPage
 from workers.pipeline import STAGES, Stage, Status, status_after
@@ -197,12 +198,7 @@ def _server_process(store: ArticleStore) -> int | None:
 
 
 def _cpu_ms(pid: int | None) -> float:
-    """User + system CPU of process `pid` so far, from /proc (10 ms ticks: read totals over
-    hundreds of articles, not one)."""
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds(pid) * 1000 if pid is not None else 0.0
 
 
 def _line(per_stage: dict[str, Any], fmt: str = ".2f") -> str:
