@@ -547,6 +547,11 @@ def message_sizes(bench: Bench) -> dict[str, int]:
         publisher.send(stage, "0123456789abcdef0123456789abcdef")
         sizes[stage.value] = sum(len(m) for m in client.lrange(stage.value, 0, -1))
     client.flushdb()
+    # A message naming as many articles as the default batch (NEWSFLOW_STAGE_BATCH).
+    batch = bench.settings.stage_batch
+    publisher.send_batch(Stage.CLEAN, [f"{n:032x}" for n in range(batch)])
+    sizes[f"clean, batch of {batch}"] = sum(len(m) for m in client.lrange("clean", 0, -1))
+    client.flushdb()
     client.close()
     return sizes
 

@@ -197,7 +197,8 @@ class MemoryQueue:
     """The broker: what was published, in order; `down` makes every publish fail."""
 
     def __init__(self) -> None:
-        self.sent: list[SentMessage] = []
+        self.sent: list[SentMessage] = []  # one per article, batch messages included
+        self.batches: list[tuple[Stage, list[str]]] = []  # the messages naming several
         self.down = False
 
     def send(
@@ -212,6 +213,14 @@ class MemoryQueue:
 
             raise InfrastructureError("broker_unavailable", "connection refused")
         self.sent.append(SentMessage(stage, article_id, reservation, infra_attempt))
+
+    def send_batch(self, stage: Stage, article_ids: Sequence[str]) -> None:
+        if self.down:
+            from workers.errors import InfrastructureError
+
+            raise InfrastructureError("broker_unavailable", "connection refused")
+        self.batches.append((stage, list(article_ids)))
+        self.sent.extend(SentMessage(stage, article_id) for article_id in article_ids)
 
 
 # --- stage effects, for running the real step functions without the network or a model -------

@@ -91,6 +91,34 @@ def test_the_worker_reads_a_lean_message_with_celerys_defaults(celery: Any) -> N
         queue.close()
 
 
+def test_a_batch_message_names_its_articles_as_the_tasks_arguments(
+    celery: Any, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """Several articles ready at once travel in one message: the ids are the task's
+    arguments, the headers bind it to no single article, and Celery's Request reads it as it
+    reads one article's message."""
+    others = [f"{n:032x}" for n in range(1, 8)]
+    CeleryPublisher(celery).send_batch(Stage.CLEAN, [ARTICLE, *others])
+    raw = raw_message(redis_client, key_prefix, "clean")
+    assert redis_client.llen(f"{key_prefix}:clean") == 1
+    message = json.loads(raw)
+    assert set(message["headers"]) == {"task", "id", "origin", "batch", "enqueued_at"}
+    assert message["headers"]["batch"] == 8
+    assert json.loads(message["body"]) == [[ARTICLE, *others], {}, {}]
+    # Eight articles for ~35% more bytes than one article's message.
+    assert len(raw) < 950
+    with celery.connection_for_read() as conn:
+        queue = conn.SimpleQueue("clean")
+        received = queue.get(timeout=5)
+        import workers.tasks
+
+        request = Request(received, app=celery, task=workers.tasks.app.tasks["newsflow.clean"])
+        assert request.args == [ARTICLE, *others]
+        assert "article_id" not in request.request_dict
+        received.ack()
+        queue.close()
+
+
 def test_a_lost_broker_is_an_infrastructure_error_and_nothing_is_sent(celery: Any) -> None:
     """The article stays queued in the store; the reconciler sends it once Redis is back."""
     from workers.errors import InfrastructureError

@@ -6,7 +6,7 @@ recorded as a list of (stage, article id) sends.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -57,6 +57,9 @@ class Sent(list[tuple[str, str]]):
     def send(self, stage: str, article_id: str) -> None:
         self.append((stage, article_id))
 
+    def send_batch(self, stage: str, article_ids: Sequence[str]) -> None:
+        self.extend((stage, article_id) for article_id in article_ids)
+
 
 class BrokerDown:
     """A queue that cannot be reached (the outermost seam), after `ok` messages went through."""
@@ -67,11 +70,14 @@ class BrokerDown:
         self.error = error
 
     def send(self, stage: str, article_id: str) -> None:
-        if len(self.sent) >= self.ok:
+        self.send_batch(stage, [article_id])
+
+    def send_batch(self, stage: str, article_ids: Sequence[str]) -> None:
+        if len(self.sent) + len(article_ids) > self.ok:
             if self.error is InfrastructureError:
                 raise InfrastructureError("broker_unavailable", "connection refused")
             raise self.error("time is up")
-        self.sent.append(article_id)
+        self.sent.extend(article_ids)
 
 
 def serve_rss(server: LocalServer, path: str, body: bytes, **headers: str) -> str:
@@ -179,12 +185,39 @@ def test_articles_are_recorded_in_the_store_even_when_the_queue_is_down(
 ) -> None:
     """The store is the source of truth: what could not be sent waits there for the
     reconciler, queued and due."""
-    url = serve_rss(server, "/feed.xml", rss(server.url("/a.html"), server.url("/b.html")))
+    # Ten entries: one message of eight (the default batch) goes out, the next cannot.
+    assert svc.settings.stage_batch == 8
+    links = [server.url(f"/{n}.html") for n in range(10)]
+    url = serve_rss(server, "/feed.xml", rss(*links))
     svc.feeds.upsert(FeedSpec(url=url, kind="rss", interval_s=600))
-    report = crawl_feed(url, svc, BrokerDown(ok=1), lambda child: None)
-    assert report.unsent == 1
-    assert len(report.queued) == 2
-    assert [svc.store.status_of(a) for a in report.queued] == ["queued", "queued"]
+    report = crawl_feed(url, svc, BrokerDown(ok=8), lambda child: None)
+    assert report.unsent == 2
+    assert len(report.queued) == 10
+    assert {svc.store.status_of(a) for a in report.queued} == {"queued"}
+
+
+def test_articles_ready_together_travel_in_messages_of_the_default_batch(svc: Services) -> None:
+    from tests.fakes import MemoryQueue
+    from workers.pipeline import Stage
+
+    queue = MemoryQueue()
+    urls = [f"https://news.example/{n}" for n in range(20)]
+    report = ingest_urls(urls, "cli", svc, queue)
+    assert [len(ids) for _, ids in queue.batches] == [8, 8, 4]
+    assert {stage for stage, _ in queue.batches} == {Stage.FETCH}
+    assert [m.article_id for m in queue.sent] == report.queued
+
+
+def test_a_batch_of_one_sends_one_message_per_article(svc: Services) -> None:
+    """NEWSFLOW_STAGE_BATCH=1 turns batching off (a deployment whose old workers still run
+    during an upgrade: they read one article's message only)."""
+    from tests.fakes import MemoryQueue
+
+    queue = MemoryQueue()
+    single = Services(svc.settings.with_overrides(stage_batch=1))
+    report = ingest_urls([f"https://news.example/{n}" for n in range(3)], "cli", single, queue)
+    assert queue.batches == []
+    assert [m.article_id for m in queue.sent] == report.queued
 
 
 def test_a_feed_longer_than_the_item_cap_gives_its_newest_entries(
@@ -211,14 +244,15 @@ def test_the_default_item_cap_lets_a_large_archive_sitemap_through() -> None:
 def test_a_crawl_cut_short_keeps_what_it_recorded_and_resumes_without_the_validators(
     server: LocalServer, svc: Services
 ) -> None:
-    links = [server.url(f"/{n}.html") for n in range(3)]
+    links = [server.url(f"/{n}.html") for n in range(10)]
     url = serve_rss(server, "/feed.xml", rss(*links), ETag='"v2"')
     svc.feeds.upsert(FeedSpec(url=url, kind="rss", interval_s=600))
 
     class TimeUpError(Exception):
         pass
 
-    queue = BrokerDown(ok=1, error=TimeUpError)  # the soft time limit strikes on the second send
+    # The soft time limit strikes on the second message (the first names the default eight).
+    queue = BrokerDown(ok=8, error=TimeUpError)
     crawl_feed(url, svc, queue, lambda child: None, time_limit_errors=(TimeUpError,))
     state = svc.feeds.get(url)
     assert state is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis
 
@@ -28,6 +28,9 @@ class NoPublisher:
         reservation: SlotReservation | None = None,
         infra_attempt: int = 0,
     ) -> None:
+        raise AssertionError("nothing is due in this test")
+
+    def send_batch(self, stage: Stage, article_ids: Sequence[str]) -> None:
         raise AssertionError("nothing is due in this test")
 
 

@@ -50,6 +50,7 @@ class Harness:
             ),
         }
         self.seen_slots: list[SlotReservation | None] = []
+        self.now = NOW
         self.runner = StageRunner(
             store=self.store,
             guard=self.guard,
@@ -61,7 +62,7 @@ class Harness:
             process_id="test-host:4242",
             infra_errors=(ConnectionError,),
             time_limit_errors=(TimeLimitError,),
-            clock=lambda: NOW,
+            clock=lambda: self.now,
         )
 
     def _step(self, stage: Stage) -> Callable[[StageInput, SlotReservation | None], StepResult]:
@@ -82,6 +83,16 @@ class Harness:
 
     def deliver(self, stage: Stage = Stage.FETCH, article_id: str = "a1", **kw: object) -> Outcome:
         return self.runner.run(Delivery(stage, article_id, **kw)).outcome  # type: ignore[arg-type]
+
+    def deliver_batch(
+        self, article_ids: list[str], stage: Stage = Stage.FETCH, deadline: float | None = None
+    ) -> list[Outcome]:
+        deliveries = [Delivery(stage, article_id) for article_id in article_ids]
+        return [o.outcome for o in self.runner.run_batch(deliveries, deadline)]
+
+    def add(self, *article_ids: str) -> None:
+        for article_id in article_ids:
+            self.store.add(article_id, f"https://news.example/{article_id}")
 
 
 @pytest.fixture
@@ -377,3 +388,108 @@ def test_a_page_that_keeps_killing_its_worker_is_quarantined_as_worker_lost(
 def test_a_crash_or_two_is_survived(h: Harness) -> None:
     h.guard.crash("fetch", "a1")
     assert h.deliver() is Outcome.ADVANCED
+
+
+# --- a message naming several articles ----------------------------------------------------------
+
+
+def test_a_batch_runs_each_article_as_if_alone_and_sends_the_ones_that_moved_on_together(
+    h: Harness,
+) -> None:
+    h.add("a2", "a3")
+
+    def fail_a2(inp: StageInput) -> StepResult:
+        if inp.article_id == "a2":
+            raise PermanentError("http_404", "gone")
+        return StepResult(PAGE, StepOutcome.OK)
+
+    h.when(Stage.FETCH, fail_a2)
+    outcomes = h.deliver_batch(["a1", "a2", "a3"])
+    assert outcomes == [Outcome.ADVANCED, Outcome.QUARANTINED, Outcome.ADVANCED]
+    assert [h.store.articles[a].status for a in ("a1", "a2", "a3")] == [
+        Status.FETCHED,
+        Status.FAILED,
+        Status.FETCHED,
+    ]
+    # One message onwards for the two that moved on; each has its own fetched event.
+    assert h.queue.batches == [(Stage.CLEAN, ["a1", "a3"])]
+    assert [(e.article_id, e.event) for e in h.store.events] == [
+        ("a1", "article_fetched"),
+        ("a2", "article_failed"),
+        ("a3", "article_fetched"),
+    ]
+
+
+def test_one_article_moving_on_from_a_batch_travels_in_its_own_message(h: Harness) -> None:
+    h.add("a2")
+    h.store.articles["a2"].status = Status.STORED
+    assert h.deliver_batch(["a1", "a2"]) == [Outcome.ADVANCED, Outcome.ALREADY_DONE]
+    assert h.queue.batches == []
+    assert [(m.stage, m.article_id) for m in h.queue.sent] == [(Stage.CLEAN, "a1")]
+
+
+def test_a_redelivered_batch_sends_on_what_was_done_and_runs_the_rest(h: Harness) -> None:
+    """A worker that died mid-batch saved some articles and sent none of them on (a batch
+    sends on at its end): the redelivered message sends those on and runs the others."""
+    h.add("a2")
+    h.store.articles["a1"].status = Status.FETCHED
+    assert h.deliver_batch(["a1", "a2"]) == [Outcome.ALREADY_DONE, Outcome.ADVANCED]
+    assert h.queue.batches == [(Stage.CLEAN, ["a1", "a2"])]
+    assert len(h.store.events) == 1  # a1's stage is not done again
+
+
+def test_a_batch_past_its_deadline_hands_its_unstarted_articles_back_to_the_queue(
+    h: Harness,
+) -> None:
+    """An article waiting inside a running batch is neither queued nor locked: a batch that
+    runs long gives the rest back rather than have the reconciler take them for lost."""
+    h.add("a2", "a3", "a4")
+
+    def slow(inp: StageInput) -> StepResult:
+        h.now += 20
+        return StepResult(PAGE, StepOutcome.OK)
+
+    h.when(Stage.FETCH, slow)
+    outcomes = h.deliver_batch(["a1", "a2", "a3", "a4"], deadline=NOW + 30)
+    assert outcomes == [Outcome.ADVANCED, Outcome.ADVANCED]  # a2 started at +20 s, a3 at +40
+    assert [h.store.articles[a].status for a in ("a3", "a4")] == [Status.QUEUED, Status.QUEUED]
+    assert h.queue.batches == [(Stage.FETCH, ["a3", "a4"]), (Stage.CLEAN, ["a1", "a2"])]
+
+
+def test_the_first_article_of_a_batch_always_runs(h: Harness) -> None:
+    assert h.deliver_batch(["a1"], deadline=NOW - 1) == [Outcome.ADVANCED]
+
+
+def test_a_time_limit_outside_the_step_hands_back_the_rest_and_goes_up(h: Harness) -> None:
+    """Cut short while saving (the step's own time limit is a transient failure): the article
+    stays pending for the reconciler, the unstarted ones go back on the queue before the hard
+    limit, and what was saved before is still sent on."""
+    h.add("a2", "a3")
+    complete = h.store.complete_stage
+
+    def time_is_up_for_a2(article_id: str, *args: object, **kw: object) -> bool:
+        if article_id == "a2":
+            raise TimeLimitError()
+        return complete(article_id, *args, **kw)  # type: ignore[arg-type]
+
+    h.store.complete_stage = time_is_up_for_a2  # type: ignore[method-assign]
+    with pytest.raises(TimeLimitError):
+        h.deliver_batch(["a1", "a2", "a3"])
+    assert [h.store.articles[a].status for a in ("a1", "a2", "a3")] == [
+        Status.FETCHED,
+        Status.QUEUED,
+        Status.QUEUED,
+    ]
+    assert [(m.stage, m.article_id) for m in h.queue.sent] == [
+        (Stage.FETCH, "a3"),
+        (Stage.CLEAN, "a1"),
+    ]
+
+
+def test_with_the_broker_away_a_batchs_saved_articles_wait_for_the_reconciler(
+    h: Harness,
+) -> None:
+    h.add("a2")
+    h.queue.down = True
+    assert h.deliver_batch(["a1", "a2"]) == [Outcome.ADVANCED, Outcome.ADVANCED]
+    assert {h.store.articles[a].status for a in ("a1", "a2")} == {Status.FETCHED}

@@ -38,3 +38,23 @@ def test_the_soft_limit_and_the_stage_lock_follow_the_time_limit() -> None:
 )
 def test_passwords_in_connection_urls_are_masked(url: str, shown: str) -> None:
     assert redacted(url) == shown
+
+
+def test_a_stage_message_names_at_most_eight_articles_by_default() -> None:
+    assert Settings().stage_batch == 8
+    assert Settings.from_env({"NEWSFLOW_STAGE_BATCH": "1"}).stage_batch == 1
+
+
+@pytest.mark.parametrize("size", ["0", "-3", "101"])
+def test_a_batch_size_out_of_bounds_is_refused_at_start_up(size: str) -> None:
+    with pytest.raises(ValueError, match="NEWSFLOW_STAGE_BATCH"):
+        Settings.from_env({"NEWSFLOW_STAGE_BATCH": size})
+
+
+def test_a_batch_gives_back_its_unstarted_articles_well_before_the_reconciler_looks() -> None:
+    """An article waiting inside a running batch is in no queue and holds no lock."""
+    settings = Settings()
+    assert settings.batch_budget_s == 30
+    assert settings.batch_budget_s < settings.stranded_after / 2
+    short = settings.with_overrides(task_time_limit=60)
+    assert short.batch_budget_s == short.soft_time_limit / 4

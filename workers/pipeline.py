@@ -12,6 +12,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from workers.models import SlotReservation
 
 
@@ -110,7 +112,7 @@ def as_stage(name: str) -> Stage:
 
 
 class StagePublisher(Protocol):
-    """Sends an article to a stage's queue (workers.queueing.CeleryPublisher in production).
+    """Sends articles to a stage's queue (workers.queueing.CeleryPublisher in production).
     The runner, the dispatcher, the reconciler and ingest all publish through this one shape;
     raises InfrastructureError when the broker cannot be reached."""
 
@@ -121,3 +123,16 @@ class StagePublisher(Protocol):
         reservation: SlotReservation | None = None,
         infra_attempt: int = 0,
     ) -> None: ...
+
+    def send_batch(self, stage: Stage, article_ids: Sequence[str]) -> None:
+        """One message naming several articles, each run by the stage as if sent alone (no
+        rate-limit slot, no infrastructure attempts: those are one article's)."""
+        ...
+
+
+def send_articles(publisher: StagePublisher, stage: Stage, article_ids: Sequence[str]) -> None:
+    """Send `article_ids` to `stage` in one message: one article's when there is one."""
+    if len(article_ids) == 1:
+        publisher.send(stage, article_ids[0])
+    elif article_ids:
+        publisher.send_batch(stage, article_ids)

@@ -1,10 +1,15 @@
-"""Putting work on the stage queues: the message is the article id, nothing more (claim check).
+"""Putting work on the stage queues: the message is article ids, nothing more (claim check).
 
-Headers carry what a delivery needs besides the id: `article_id` (every log line of the task is
-bound to it), `enqueued_at` (queue wait, and the reconciler's "is it still waiting?" check),
-`slot` (a rate-limit slot reserved for this delivery) and `infra_attempt` (how often it already
-waited for our own database or Redis). A publish that cannot reach the broker raises
-InfrastructureError: the article is safe in the store, and the reconciler will send it again.
+A message names one article, or several that became ready together (`send_batch`: an ingest
+call, a feed's new entries, a batch moving on to its next stage; at most
+`Settings.stage_batch`): the task's arguments are the ids, and the stage runs each as if it had
+come alone (`StageRunner.run_batch`). Headers carry what a delivery needs besides the ids:
+`article_id` (one article's message: every log line of the task is bound to it), `batch` (how
+many articles a batch message names), `enqueued_at` (queue wait, and the reconciler's "is it
+still waiting?" check), `slot` (a rate-limit slot reserved for this delivery) and
+`infra_attempt` (how often it already waited for our own database or Redis); the last two only
+ever belong to one article's message. A publish that cannot reach the broker raises
+InfrastructureError: the articles are safe in the store, and the reconciler sends them again.
 
 A stage message is written straight onto its queue in the layout kombu's Redis transport reads
 (see `stage_message`), one LPUSH: Celery's `send_task` cost ~0.5 ms of CPU per message, a fifth
@@ -20,6 +25,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import kombu.exceptions
@@ -46,6 +52,10 @@ def stage_headers(
     if infra_attempt:
         headers["infra_attempt"] = infra_attempt
     return headers
+
+
+def batch_headers(articles: int) -> dict[str, Any]:
+    return {"batch": articles, "enqueued_at": time.time()}
 
 
 def stage_message(
@@ -95,18 +105,23 @@ class CeleryPublisher:
         reservation: SlotReservation | None = None,
         infra_attempt: int = 0,
     ) -> None:
-        headers = stage_headers(article_id, reservation, infra_attempt)
+        self._publish(stage, [article_id], stage_headers(article_id, reservation, infra_attempt))
+
+    def send_batch(self, stage: Stage, article_ids: Sequence[str]) -> None:
+        if not article_ids:
+            return
+        self._publish(stage, list(article_ids), batch_headers(len(article_ids)))
+
+    def _publish(self, stage: Stage, args: list[str], headers: dict[str, Any]) -> None:
         try:
             if self._direct:
                 client = self._redis()
-                message = stage_message(
-                    task_name(stage), stage.value, [article_id], headers, self._origin
-                )
+                message = stage_message(task_name(stage), stage.value, args, headers, self._origin)
                 client.lpush(f"{self._key_prefix}{stage.value}", json.dumps(message))
                 return
             self._celery.send_task(
                 task_name(stage),
-                args=[article_id],
+                args=args,
                 queue=stage.value,
                 routing_key=stage.value,
                 headers=headers,

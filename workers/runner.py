@@ -53,6 +53,7 @@ from workers.pipeline import (
     Status,
     is_done,
     next_stage,
+    send_articles,
     status_after,
     status_before,
 )
@@ -229,6 +230,46 @@ class StageRunner:
     def run(self, delivery: Delivery) -> StageOutcome:
         """Run `delivery`'s stage for its article; whatever happens, the article is either
         moved on, put off, finished, or left pending in the store for the reconciler."""
+        outcome = self._settle(delivery)
+        if outcome.next_stage is not None:
+            self._send_on(outcome.next_stage, [delivery.article_id])
+        return outcome
+
+    def run_batch(
+        self, deliveries: Sequence[Delivery], deadline: float | None = None
+    ) -> list[StageOutcome]:
+        """Run the deliveries of one message naming several articles of one stage, one after
+        another, each exactly as `run` would; the articles that move on go to their next stage
+        together, in one message. An article started after `deadline` (epoch seconds) or after
+        a time limit cut the batch short is handed back to its stage's queue unstarted: a batch
+        never holds articles that no lock or queue shows for long (the reconciler would take
+        them for lost), nor runs into the hard time limit."""
+        outcomes: list[StageOutcome] = []
+        onward: dict[Stage, list[str]] = {}
+        try:
+            for n, delivery in enumerate(deliveries):
+                if n and deadline is not None and self.clock() >= deadline:
+                    structlog.contextvars.unbind_contextvars("article_id")
+                    self._hand_back(deliveries[n:], "batch_deadline")
+                    break
+                try:
+                    outcome = self._settle(delivery)
+                except self.time_limit_errors:
+                    # Cut short outside the step (the step's own is a transient failure): this
+                    # article is pending in the store; the rest go back before the hard limit.
+                    self._hand_back(deliveries[n + 1 :], "time_limit")
+                    raise
+                outcomes.append(outcome)
+                if outcome.next_stage is not None:
+                    onward.setdefault(outcome.next_stage, []).append(delivery.article_id)
+        finally:
+            # What follows concerns the batch, not the last article run.
+            structlog.contextvars.unbind_contextvars("article_id")
+            for stage, article_ids in onward.items():
+                self._send_on(stage, article_ids)
+        return outcomes
+
+    def _settle(self, delivery: Delivery) -> StageOutcome:
         structlog.contextvars.bind_contextvars(
             article_id=delivery.article_id, stage=delivery.stage.value
         )
@@ -322,7 +363,6 @@ class StageRunner:
         self.tracer.emit(ctx, events)
         if status is not status_after(d.stage) or following is None:
             return StageOutcome(Outcome.FINISHED, status)
-        self._send_on(following, d.article_id)
         return StageOutcome(Outcome.ADVANCED, status, next_stage=following)
 
     def _already_done(self, d: Delivery, status: Status) -> StageOutcome:
@@ -332,7 +372,6 @@ class StageRunner:
         log.info("stage_already_done", status=status.value)
         following = next_stage(d.stage)
         if status == status_after(d.stage) and following is not None:
-            self._send_on(following, d.article_id)
             return StageOutcome(Outcome.ALREADY_DONE, status, next_stage=following)
         return StageOutcome(Outcome.ALREADY_DONE, status)
 
@@ -429,13 +468,31 @@ class StageRunner:
 
     # --- helpers --------------------------------------------------------------------------------
 
-    def _send_on(self, stage: Stage, article_id: str) -> None:
+    def _send_on(self, stage: Stage, article_ids: Sequence[str]) -> None:
         try:
-            self.publisher.send(stage, article_id)
+            send_articles(self.publisher, stage, article_ids)
         except self.infra_errors as exc:
-            # The article's new status is saved: the reconciler sends it on once the broker is
-            # back. Nothing else to do here; failing the delivery would only repeat the stage.
-            log.warning("next_stage_not_sent", next_stage=stage.value, error=repr(exc)[:300])
+            # The articles' new status is saved: the reconciler sends them on once the broker
+            # is back. Nothing else to do here; failing the delivery would only repeat the stage.
+            log.warning(
+                "next_stage_not_sent",
+                next_stage=stage.value,
+                articles=len(article_ids),
+                error=repr(exc)[:300],
+            )
+
+    def _hand_back(self, deliveries: Sequence[Delivery], reason: str) -> None:
+        """Put unstarted deliveries of a batch back on their stage's queue. If the broker is
+        away they stay pending in the store, where the reconciler finds them."""
+        if not deliveries:
+            return
+        stage = deliveries[0].stage
+        article_ids = [d.article_id for d in deliveries]
+        log.info("batch_handed_back", stage=stage.value, articles=len(article_ids), reason=reason)
+        try:
+            send_articles(self.publisher, stage, article_ids)
+        except self.infra_errors as exc:
+            log.warning("batch_not_handed_back", articles=len(article_ids), error=repr(exc)[:300])
 
     def _release(self, d: Delivery, holder: str) -> None:
         try:

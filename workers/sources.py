@@ -19,7 +19,7 @@ import structlog
 from workers.discovery import DiscoveredEntry, discover
 from workers.errors import Deferred, InfrastructureError, PermanentError, TransientError
 from workers.fetching.urls import canonicalize_url
-from workers.pipeline import StagePublisher, first_stage
+from workers.pipeline import StagePublisher, first_stage, send_articles
 from workers.services import Services
 from workers.store.repository import new_article_id, utcnow
 
@@ -98,16 +98,18 @@ def _ingest_batch(
             svc.store.delete_queued([article_id for article_id, _ in lost])
             report.already_seen.extend(url for _, url in lost)
             items = [item for item, ok in zip(items, claimed, strict=True) if ok]
-    for n, (article_id, url) in enumerate(items):
+    for article_id, url in items:
         log.info("article_queued", article_id=article_id, url=url, source=source)
-        report.queued.append(article_id)
+    article_ids = [article_id for article_id, _ in items]
+    report.queued.extend(article_ids)
+    size = svc.settings.stage_batch
+    for n in range(0, len(article_ids), size):
         try:
-            publisher.send(first_stage(), article_id)
+            send_articles(publisher, first_stage(), article_ids[n : n + size])
         except InfrastructureError as exc:
             # Recorded in the store as queued: the reconciler sends them once the broker is back.
-            report.unsent += len(items) - n
-            report.queued.extend(a for a, _ in items[n + 1 :])
-            log.warning("articles_not_sent", count=len(items) - n, error=str(exc))
+            report.unsent += len(article_ids) - n
+            log.warning("articles_not_sent", count=len(article_ids) - n, error=str(exc))
             return
 
 

@@ -120,32 +120,42 @@ class StageTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
     # in the store. None here means "no cap" should anything ever call it.
     max_retries = None
 
-    def deliver(self, stage: Stage, article_id: str) -> str:
+    def deliver(self, stage: Stage, article_ids: tuple[str, ...]) -> str:
+        """Run the stage for the message's articles; the outcome's name (one per article,
+        comma-separated, for a batch)."""
+        import time
+
         from workers.services import get_services
 
         runner = stage_runner()
-        get_services().heartbeat.ensure_running()  # our stage locks live while we do
-        return runner.run(delivery_of(self.request, stage, article_id)).outcome.value
+        svc = get_services()
+        svc.heartbeat.ensure_running()  # our stage locks live while we do
+        if len(article_ids) == 1:
+            return runner.run(delivery_of(self.request, stage, article_ids[0])).outcome.value
+        deliveries = [delivery_of(self.request, stage, a) for a in article_ids]
+        deadline = time.time() + svc.settings.batch_budget_s
+        outcomes = runner.run_batch(deliveries, deadline)
+        return ",".join(o.outcome.value for o in outcomes)
 
 
 @app.task(name=task_name(Stage.FETCH), bind=True, base=StageTask, queue=Stage.FETCH.value)
-def fetch(self: StageTask, article_id: str) -> str:
-    return self.deliver(Stage.FETCH, article_id)
+def fetch(self: StageTask, *article_ids: str) -> str:
+    return self.deliver(Stage.FETCH, article_ids)
 
 
 @app.task(name=task_name(Stage.CLEAN), bind=True, base=StageTask, queue=Stage.CLEAN.value)
-def clean(self: StageTask, article_id: str) -> str:
-    return self.deliver(Stage.CLEAN, article_id)
+def clean(self: StageTask, *article_ids: str) -> str:
+    return self.deliver(Stage.CLEAN, article_ids)
 
 
 @app.task(name=task_name(Stage.DEDUP), bind=True, base=StageTask, queue=Stage.DEDUP.value)
-def dedup(self: StageTask, article_id: str) -> str:
-    return self.deliver(Stage.DEDUP, article_id)
+def dedup(self: StageTask, *article_ids: str) -> str:
+    return self.deliver(Stage.DEDUP, article_ids)
 
 
 @app.task(name=task_name(Stage.CLASSIFY), bind=True, base=StageTask, queue=Stage.CLASSIFY.value)
-def classify(self: StageTask, article_id: str) -> str:
-    return self.deliver(Stage.CLASSIFY, article_id)
+def classify(self: StageTask, *article_ids: str) -> str:
+    return self.deliver(Stage.CLASSIFY, article_ids)
 
 
 @app.task(name=task_name(CRAWL_QUEUE), bind=True, queue=CRAWL_QUEUE, acks_late=True)
@@ -250,8 +260,9 @@ def _trim_after_growth(**_: Any) -> None:
 
 @signals.before_task_publish.connect
 def _propagate_article_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
-    # Messages sent while handling an article carry its id even if the sender forgot to.
-    if headers is None or headers.get("article_id"):
+    # Messages sent while handling an article carry its id even if the sender forgot to; a
+    # batch message names several and is bound to none.
+    if headers is None or headers.get("article_id") or headers.get("batch"):
         return
     bound = structlog.contextvars.get_contextvars().get("article_id")
     if bound:

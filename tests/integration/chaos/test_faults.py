@@ -162,9 +162,9 @@ def test_messages_deleted_from_the_broker_by_hand_are_recovered_by_the_reconcile
     settings = chaos_settings(e2e_redis_url, sqlite_url, [site.url("")])
     svc = make_services(settings)
     svc.store  # noqa: B018
-    ids = ingest(settings, urls)  # nothing consumes yet: 50 messages wait in the fetch queue
+    ids = ingest(settings, urls)  # nothing consumes yet: the messages wait in the fetch queue
     client = redis.Redis.from_url(e2e_redis_url)
-    assert client.llen("fetch") == 50
+    assert client.llen("fetch") == -(-50 // settings.stage_batch)  # 7 messages of <= 8 articles
     client.delete("fetch")  # an operator's mistake, a flushed Redis...
     deployment = Deployment(settings, tmp_path / "run.log")
     deployment.start()
