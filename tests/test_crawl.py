@@ -15,9 +15,10 @@ import pytest
 
 from tests.test_fetch_support import LocalServer, send, serve
 from workers.errors import InfrastructureError
+from workers.pipeline import Stage
 from workers.services import Services
 from workers.settings import Settings
-from workers.sources import crawl_feed, ingest_urls
+from workers.sources import FIRST_BATCH, crawl_feed, ingest_urls
 from workers.store.feeds import FeedSpec
 
 
@@ -198,7 +199,6 @@ def test_articles_are_recorded_in_the_store_even_when_the_queue_is_down(
 
 def test_articles_ready_together_travel_in_messages_of_the_default_batch(svc: Services) -> None:
     from tests.fakes import MemoryQueue
-    from workers.pipeline import Stage
 
     queue = MemoryQueue()
     urls = [f"https://news.example/{n}" for n in range(20)]
@@ -206,6 +206,24 @@ def test_articles_ready_together_travel_in_messages_of_the_default_batch(svc: Se
     assert [len(ids) for _, ids in queue.batches] == [8, 8, 4]
     assert {stage for stage, _ in queue.batches} == {Stage.FETCH}
     assert [m.article_id for m in queue.sent] == report.queued
+
+
+def test_a_long_list_starts_going_out_before_all_of_it_is_recorded(svc: Services) -> None:
+    """Idle workers start on the first articles while the rest are being recorded."""
+    from tests.fakes import MemoryQueue
+
+    recorded_at_first_send: list[int] = []
+
+    class Watching(MemoryQueue):
+        def send_batch(self, stage: Stage, article_ids: Sequence[str]) -> None:
+            if not recorded_at_first_send:
+                recorded_at_first_send.append(sum(svc.store.counts_by_status().values()))
+            super().send_batch(stage, article_ids)
+
+    queue = Watching()
+    report = ingest_urls([f"https://news.example/{n}" for n in range(300)], "cli", svc, queue)
+    assert recorded_at_first_send == [FIRST_BATCH]
+    assert len(report.queued) == len(queue.sent) == 300
 
 
 def test_a_batch_of_one_sends_one_message_per_article(svc: Services) -> None:

@@ -25,8 +25,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import kombu.exceptions
 import redis
@@ -34,6 +34,9 @@ import redis
 from workers.errors import InfrastructureError
 from workers.models import SlotReservation
 from workers.pipeline import CRAWL_QUEUE, Stage, task_name
+
+if TYPE_CHECKING:
+    from workers.settings import Settings
 
 # What a publish raises when the broker is away (kombu wraps most of them in OperationalError).
 _BROKER_ERRORS: tuple[type[Exception], ...] = (
@@ -88,12 +91,39 @@ class CeleryPublisher:
     `send_task` when task-sent events are wanted."""
 
     def __init__(self, celery: Any) -> None:
-        self._celery = celery
         conf = celery.conf
+        self._setup(
+            broker_url=str(conf.broker_url or ""),
+            task_events=bool(conf.task_send_sent_event),
+            key_prefix=str((conf.broker_transport_options or {}).get("global_keyprefix", "")),
+            app=lambda: celery,
+        )
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> CeleryPublisher:
+        """The publisher of an app made from `settings` (`workers.app.create_app`), which only
+        makes that app, and so imports Celery, if a message must go through `send_task`: a
+        command that publishes (`newsflow ingest`) starts ~0.4 s sooner."""
+
+        def app() -> Any:
+            from workers.app import create_app
+
+            return create_app(settings)
+
+        publisher = cls.__new__(cls)
+        publisher._setup(settings.redis_url, settings.celery_task_events, "", app)
+        return publisher
+
+    def _setup(
+        self, broker_url: str, task_events: bool, key_prefix: str, app: Callable[[], Any]
+    ) -> None:
+        self._broker_url = broker_url
+        self._app = app
+        self._celery: Any = None
         # Plain Redis URLs only: a Sentinel or failover-list broker goes through kombu.
-        scheme = str(conf.broker_url or "").partition("://")[0]
-        self._direct = scheme in ("redis", "rediss") and not bool(conf.task_send_sent_event)
-        self._key_prefix = str((conf.broker_transport_options or {}).get("global_keyprefix", ""))
+        scheme = broker_url.partition("://")[0]
+        self._direct = scheme in ("redis", "rediss") and not task_events
+        self._key_prefix = key_prefix
         self._client: redis.Redis | None = None
         self._pid = 0
         self._origin = ""
@@ -119,6 +149,8 @@ class CeleryPublisher:
                 message = stage_message(task_name(stage), stage.value, args, headers, self._origin)
                 client.lpush(f"{self._key_prefix}{stage.value}", json.dumps(message))
                 return
+            if self._celery is None:
+                self._celery = self._app()
             self._celery.send_task(
                 task_name(stage),
                 args=args,
@@ -134,7 +166,7 @@ class CeleryPublisher:
         # sender: `origin` names it as Celery names an anonymous producer, "gen<pid>@<host>").
         if self._client is None or self._pid != os.getpid():
             self._client = redis.Redis.from_url(
-                str(self._celery.conf.broker_url),
+                self._broker_url,
                 health_check_interval=30,
                 socket_connect_timeout=5,
             )

@@ -28,6 +28,9 @@ log = structlog.get_logger("newsflow.sources")
 # URLs recorded, claimed and sent per transaction: a crawl cut short by its time limit keeps
 # everything up to the last batch, and the next poll resumes after it (the seen-set remembers).
 BATCH = 500
+# The first batch is smaller, so idle workers start on the first articles while the rest are
+# being recorded (500 rows took ~0.3 s before the first message went out).
+FIRST_BATCH = 64
 
 
 @dataclass(slots=True)
@@ -50,6 +53,7 @@ def ingest_urls(
     """Record, claim and send `urls`; progress goes into `report` as each batch is done."""
     report = report if report is not None else IngestReport()
     batch: list[str] = []
+    limit = FIRST_BATCH
     for raw in urls:
         try:
             batch.append(canonicalize_url(raw))
@@ -59,9 +63,9 @@ def ingest_urls(
             log.warning("article_rejected", article_id=article_id, url=raw, reason=exc.reason)
             report.invalid.append(article_id)
             continue
-        if len(batch) >= BATCH:
+        if len(batch) >= limit:
             _ingest_batch(batch, source, svc, publisher, respect_seen, report)
-            batch = []
+            batch, limit = [], BATCH
     _ingest_batch(batch, source, svc, publisher, respect_seen, report)
     return report
 

@@ -23,7 +23,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from workers.app import app
     from workers.queueing import CeleryPublisher, enqueue_crawl
     from workers.services import Services
     from workers.sources import ingest_urls
@@ -36,11 +35,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         args.urls,
         "cli",
         svc,
-        CeleryPublisher(app),
+        CeleryPublisher.for_settings(settings),
         respect_seen=not args.force,
     )
-    for feed in args.feed:
-        enqueue_crawl(app, feed)
+    if args.feed:
+        from workers.app import create_app
+
+        app = create_app(settings)
+        for feed in args.feed:
+            enqueue_crawl(app, feed)
     print(
         json.dumps(
             {
