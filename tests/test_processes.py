@@ -80,30 +80,3 @@ def test_a_supervised_process_sees_the_arena_cap() -> None:
         supervisor.processes["probe"].wait(30)
         out.seek(0)
         assert out.read().strip() == b"2"
-
-
-def test_a_niced_worker_runs_at_lower_cpu_priority_and_its_children_inherit_it() -> None:
-    """`newsflow worker --nice N` (the Procfile's clean workers: 3) lowers the priority of the
-    worker and of the pool processes it forks."""
-    import subprocess
-    import sys
-
-    script = (
-        "import os\n"
-        "from workers.commands.worker import lower_priority\n"
-        "base = os.nice(0)\n"
-        "lower_priority(3)\n"
-        "pid = os.fork()\n"
-        "if pid == 0:\n"
-        "    os._exit(os.nice(0) - base)\n"
-        "_, status = os.waitpid(pid, 0)\n"
-        "print(os.nice(0) - base, os.waitstatus_to_exitcode(status))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["3", "3"]
-
-
-def test_the_clean_workers_run_niced_and_the_later_stages_do_not() -> None:
-    assert "--nice 3" in PROCESS_TYPES["clean"]
-    for later in ("dedup", "classify"):
-        assert "--nice" not in PROCESS_TYPES[later]

@@ -3,9 +3,8 @@
 The Procfile lists exactly `PROCESS_TYPES` (a test keeps the two equal); `newsflow run` starts
 them all with `Supervisor`, which restarts a process that exits on its own (with back-off), and
 gives up (exit non-zero) when one keeps dying. Fetch and dedup wait on the network, so they run
-threads; clean and classify are CPU-bound, so they run one process per core (clean at a lower
-CPU priority than the stages after it: `workers.commands.worker.lower_priority` says why); web
-is the HTTP process (metrics, health checks, the dashboard).
+threads; clean and classify are CPU-bound, so they run one process per core; web is the HTTP
+process (metrics, health checks, the dashboard).
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ def _log() -> Any:
 
 PROCESS_TYPES: dict[str, str] = {
     "fetch": "newsflow worker --queues crawl,fetch --pool threads --concurrency 16",
-    "clean": "newsflow worker --queues clean --pool prefork --nice 3",
+    "clean": "newsflow worker --queues clean --pool prefork",
     "dedup": "newsflow worker --queues dedup --pool threads --concurrency 4",
     "classify": "newsflow worker --queues classify --pool prefork",
     "scheduler": "newsflow scheduler",

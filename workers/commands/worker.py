@@ -48,29 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="execution pool (default: threads for crawl/fetch/dedup-only workers, else prefork)",
     )
     p.add_argument("--name", "-n", default=None, help="worker node name (default: queues@host)")
-    p.add_argument(
-        "--nice",
-        type=int,
-        default=0,
-        metavar="N",
-        help="run at N steps lower CPU priority (the Procfile gives the clean workers 3: see "
-        "docs/performance.md); makes no difference while cores are free",
-    )
     p.set_defaults(func=run)
-
-
-def lower_priority(steps: int) -> None:
-    """Raise this process's niceness by `steps` (its pool processes inherit it).
-
-    Why the clean workers run at 3 on a shared box: clean is the first CPU-bound stage, so when
-    the cores are contended, giving it less weight than the stages after it finishes the
-    articles already in flight before starting new ones: a burst ends with both clean processes
-    busy instead of the one classify process alone, and the later stages run their batches
-    without being preempted. Measured on 2 cores: 5-11% more articles/s, 3-6 ms less CPU per
-    article (docs/performance.md, round five). The scheduler is work-conserving: a niced
-    process still gets every cycle nobody else wants."""
-    if steps > 0:
-        os.nice(steps)
 
 
 def default_concurrency(pool: str, queues: list[str], cores: int) -> int:
@@ -108,7 +86,6 @@ def worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    lower_priority(args.nice)
     import click
     from celery.bin.base import CLIContext
 
