@@ -257,6 +257,7 @@ class StageRunner:
                 except self.time_limit_errors:
                     # Cut short outside the step (the step's own is a transient failure): this
                     # article is pending in the store; the rest go back before the hard limit.
+                    structlog.contextvars.unbind_contextvars("article_id")
                     self._hand_back(deliveries[n + 1 :], "time_limit")
                     raise
                 outcomes.append(outcome)

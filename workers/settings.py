@@ -82,8 +82,9 @@ class Settings:
     )
     # Eight: a message's Celery hand-off (the broker pop, the request, the pool's round trip, the
     # ack) and the prefork parent's share are paid once per message; eight articles a message
-    # cut the whole pipeline's CPU by 13-14 ms an article, 15-20% more articles/s
-    # (benchmarks/pipeline.py, docs/performance.md, round five). A batch forms only from
+    # cut the whole pipeline's CPU by 12-13 ms an article on a 2-core box, 12-27% more
+    # articles/s, and 16 bought nothing more (benchmarks/pipeline.py, docs/performance.md,
+    # round five). A batch forms only from
     # articles ready at the same moment (one ingest call, a feed's new entries, a batch moving
     # on), so a lone article still travels alone, never waiting for company.
     stage_batch: int = _opt(
@@ -301,7 +302,7 @@ class Settings:
         """How long a batch message may keep starting its articles; the rest go back on the
         queue. A quarter of the soft time limit or of `stranded_after`, whichever is shorter:
         an article waiting inside a running batch is neither queued nor locked, so the
-        reconciler would take it for lost after `stranded_after` (30 s by default)."""
+        reconciler would take it for lost after `stranded_after`. 30 s by default."""
         return min(self.soft_time_limit, self.stranded_after) / 4
 
     @property

@@ -9,6 +9,7 @@ Signals here bind every log line of a task to its article and warm each worker's
 from __future__ import annotations
 
 import importlib
+import time
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -123,8 +124,6 @@ class StageTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
     def deliver(self, stage: Stage, article_ids: tuple[str, ...]) -> str:
         """Run the stage for the message's articles; the outcome's name (one per article,
         comma-separated, for a batch)."""
-        import time
-
         from workers.services import get_services
 
         runner = stage_runner()
