@@ -7,6 +7,7 @@ Redis database and a SQLite file, and serves pages from a real HTTP server on 12
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Callable
@@ -155,3 +156,57 @@ def test_a_killed_workers_article_is_delivered_again_and_stored_once(
     assert events.count("article_fetched") == 1
     assert events[-1] == "article_stored"
     assert scripted_site.hits_of("/slow.html") == 2
+
+
+def test_articles_ingested_together_travel_together_and_each_is_handled_as_if_alone(
+    scripted_site: ScriptedSite,
+    e2e_redis_url: str,
+    sqlite_url: str,
+    tmp_path: Path,
+    make_services: Callable[[Settings], Services],
+    make_celery: Callable[[Settings], Any],
+) -> None:
+    """Eight stories ingested in one call go through every stage in one message (the default
+    NEWSFLOW_STAGE_BATCH), and each is fetched, saved, traced and logged as its own."""
+    # Every page comes from one local host: at the default 1 request/s most of a batch would
+    # wait for its host's turn and travel on alone (tests/integration/test_pipeline_e2e.py runs
+    # the demo sites at that default). The host rate is raised so the batch stays whole.
+    settings = e2e_settings(
+        e2e_redis_url, sqlite_url, [scripted_site.base], fetch_host_rates="*=1000"
+    )
+    assert settings.stage_batch == 8
+    svc = make_services(settings)
+    celery = make_celery(settings)
+    stories = sorted((SITE_ROOT / "ledger").glob("*-*.html"))[:8]
+    for story in stories:
+        scripted_site.answer(f"/{story.name}", (200, story.read_text("utf-8"), 0.0))
+    log_path = tmp_path / "workers.log"
+    with log_path.open("wb") as log:
+        children = start_workers(settings, log)
+        try:
+            ids = ingest(svc, celery, *(f"{scripted_site.base}/{s.name}" for s in stories))
+            for article_id in ids:
+                wait_for_status(svc, article_id, {"stored", "duplicate", "skipped"}, 120)
+        finally:
+            stop_processes(children)
+    assert {svc.store.status_of(a) for a in ids} == {"stored"}
+    for article_id in ids:
+        names = [e.event for e in svc.store.events(article_id)]
+        assert names == [
+            "article_fetched",
+            "article_cleaned",
+            "article_deduplicated",
+            "article_classified",
+            "article_stored",
+        ]
+    # One task per stage ran all eight: every stage event of theirs names one task id.
+    lines = [
+        json.loads(line)
+        for line in log_path.read_text("utf-8").splitlines()
+        if line.startswith("{")
+    ]
+    for event in ("article_fetched", "article_cleaned", "article_classified"):
+        tasks = {line["task_id"] for line in lines if line.get("event") == event}
+        articles = {line["article_id"] for line in lines if line.get("event") == event}
+        assert articles == set(ids)
+        assert len(tasks) == 1, (event, tasks)
