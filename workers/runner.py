@@ -249,7 +249,6 @@ class StageRunner:
         try:
             for n, delivery in enumerate(deliveries):
                 if n and deadline is not None and self.clock() >= deadline:
-                    structlog.contextvars.unbind_contextvars("article_id")
                     self._hand_back(deliveries[n:], "batch_deadline")
                     break
                 try:
@@ -257,7 +256,6 @@ class StageRunner:
                 except self.time_limit_errors:
                     # Cut short outside the step (the step's own is a transient failure): this
                     # article is pending in the store; the rest go back before the hard limit.
-                    structlog.contextvars.unbind_contextvars("article_id")
                     self._hand_back(deliveries[n + 1 :], "time_limit")
                     raise
                 outcomes.append(outcome)
@@ -483,10 +481,12 @@ class StageRunner:
             )
 
     def _hand_back(self, deliveries: Sequence[Delivery], reason: str) -> None:
-        """Put unstarted deliveries of a batch back on their stage's queue. If the broker is
-        away they stay pending in the store, where the reconciler finds them."""
+        """Put unstarted deliveries of a batch back on their stage's queue (lines about the
+        batch, bound to no article). If the broker is away they stay pending in the store,
+        where the reconciler finds them."""
         if not deliveries:
             return
+        structlog.contextvars.unbind_contextvars("article_id")
         stage = deliveries[0].stage
         article_ids = [d.article_id for d in deliveries]
         log.info("batch_handed_back", stage=stage.value, articles=len(article_ids), reason=reason)
