@@ -38,6 +38,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -57,7 +58,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from private_redis import PrivateRedis, free_port, wait_for  # noqa: E402
-from proc import cpu_seconds, process_tree  # noqa: E402
+from proc import (  # noqa: E402
+    cpu_seconds,
+    cpu_seconds_of_command,
+    machine_cpu_seconds,
+    process_tree,
+)
 
 from workers.pipeline import TERMINAL  # noqa: E402
 from workers.settings import Settings  # noqa: E402
@@ -203,8 +209,15 @@ class Snapshot:
         self.usec = {k.removeprefix("cmdstat_"): int(v["usec"]) for k, v in info.items()}
         self.redis_usec = sum(v for k, v in self.usec.items() if k != "brpop")
         self.net_in = int(bench.redis.client.info("stats")["total_net_input_bytes"])
-        self.xacts = bench.pg_transactions()
+        self.pg = bench.pg_counters()
         self.log_bytes = bench.log_path.stat().st_size
+        # The rest of the machine, to say where the two cores went beside the deployment.
+        self.machine_busy, self.machine_idle = machine_cpu_seconds()
+        self.redis_server = cpu_seconds(bench.redis.process.pid)
+        self.database_server = cpu_seconds_of_command("postgres")
+        own, children = os.times(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.benchmark = own.user + own.system  # the page server's threads and the polls
+        self.ingest_cli = children.ru_utime + children.ru_stime  # `newsflow ingest`, waited for
 
 
 # ---------------------------------------------------------------- the benchmark
@@ -352,18 +365,19 @@ class Bench:
             ).all()
         return [(_dt(b) - _dt(a)) for a, b in rows]
 
-    def pg_transactions(self) -> int | None:
+    def pg_counters(self) -> tuple[int, int] | None:
+        """PostgreSQL's transactions and sessions (connections opened) so far, this database."""
         if self.args.database != "postgres":
             return None
         with self.engine.connect() as conn:
             conn.execute(text("SELECT pg_stat_clear_snapshot()"))
             row = conn.execute(
                 text(
-                    "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                    "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database "
                     "WHERE datname = current_database()"
                 )
-            ).scalar_one()
-        return int(row)
+            ).one()
+        return int(row[0]), int(row[1])
 
 
 def _expanding(name: str) -> Any:
@@ -419,10 +433,35 @@ def deltas(before: Snapshot, after: Snapshot, n: int, polls: int) -> dict[str, A
         },
         "log_bytes_per_article": round((after.log_bytes - before.log_bytes) / n),
     }
-    if before.xacts is not None and after.xacts is not None:
+    if before.pg is not None and after.pg is not None:
         # Each of the benchmark's own polls is one transaction (plus the two snapshots).
-        out["db_transactions_per_article"] = round((after.xacts - before.xacts - polls - 2) / n, 2)
+        out["db_transactions_per_article"] = round((after.pg[0] - before.pg[0] - polls - 2) / n, 2)
+        # A connection opened is a server process forked and its caches warmed: the pools
+        # should make this ~0 once warm.
+        out["db_connections_opened"] = after.pg[1] - before.pg[1]
     return out
+
+
+def machine_split(
+    before: Snapshot, after: Snapshot, at_end: tuple[float, float], n: int, deployment: float
+) -> dict[str, float]:
+    """Where both cores went during a burst, per article: the deployment, the servers it talks
+    to, this benchmark, `newsflow ingest`, and what stayed idle (the machine's counters read
+    when the last article became terminal: `at_end`). Whatever is not the stages' own work is
+    the ratio's gap."""
+    parts = {
+        "deployment": deployment,
+        "redis-server": after.redis_server - before.redis_server,
+        # Backends that exit before `after` (a pool's overflow connection closed) are not seen:
+        # their CPU lands in "anything else".
+        "database server": after.database_server - before.database_server,
+        "benchmark (page server, polls)": after.benchmark - before.benchmark,
+        "newsflow ingest": after.ingest_cli - before.ingest_cli,
+    }
+    busy = at_end[0] - before.machine_busy
+    parts["anything else"] = max(0.0, busy - sum(parts.values()))
+    parts["idle"] = at_end[1] - before.machine_idle
+    return {k: round(v * 1000 / n, 2) for k, v in parts.items()}
 
 
 def start_profiles(bench: Bench) -> list[subprocess.Popen[bytes]]:
@@ -480,12 +519,15 @@ def run_burst(bench: Bench) -> dict[str, Any]:
         polls += 1
         time.sleep(0.1)
     elapsed = time.perf_counter() - t0
+    at_end = machine_cpu_seconds()
     time.sleep(1.0)
     after = Snapshot(bench)
     stop_profiles(spies)
     result = {"articles": n, "seconds": round(elapsed, 2), "articles_per_s": round(n / elapsed, 2)}
     result["latency"] = percentiles(bench.latencies(urls))
     result.update(deltas(before, after, n, polls + 1))
+    deployment = sum(result["cpu_ms_per_article"].values()) * n / 1000
+    result["machine_cpu_ms_per_article"] = machine_split(before, after, at_end, n, deployment)
     return result
 
 
