@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision under migrations/versions: change it with each new migration.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 
 def alembic_config() -> Config:
