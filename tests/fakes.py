@@ -36,6 +36,7 @@ class MemoryStore:
         self.articles: dict[str, MemoryArticle] = {}
         self.events: list[EventRecord] = []
         self.down = False  # the database is unreachable: every call raises
+        self.reads = 0  # stage-input reads: one per load_input, one per load_inputs
 
     def add(self, article_id: str, url: str, status: Status = Status.QUEUED) -> MemoryArticle:
         self.articles[article_id] = MemoryArticle(article_id, url, status)
@@ -50,6 +51,16 @@ class MemoryStore:
 
     def load_input(self, article_id: str, stage: Stage) -> StageInput | None:
         self._check()
+        self.reads += 1
+        return self._input(article_id)
+
+    def load_inputs(self, article_ids: Sequence[str], stage: Stage) -> dict[str, StageInput]:
+        self._check()
+        self.reads += 1
+        found = {i: self._input(i) for i in article_ids}
+        return {i: inp for i, inp in found.items() if inp is not None}
+
+    def _input(self, article_id: str) -> StageInput | None:
         a = self.articles.get(article_id)
         if a is None:
             return None

@@ -420,6 +420,51 @@ def test_a_batch_runs_each_article_as_if_alone_and_sends_the_ones_that_moved_on_
     ]
 
 
+def test_a_batch_reads_its_articles_inputs_in_one_read(h: Harness) -> None:
+    h.add("a2", "a3")
+    assert h.deliver_batch(["a1", "a2", "a3"]) == [Outcome.ADVANCED] * 3
+    assert h.store.reads == 1
+    h.deliver()  # a lone article (a1, now at clean: already done) reads alone
+    assert h.store.reads == 2
+
+
+def test_an_article_the_batch_read_did_not_find_is_read_alone(h: Harness) -> None:
+    assert h.deliver_batch(["a1", "gone"]) == [Outcome.ADVANCED, Outcome.UNKNOWN_ARTICLE]
+    assert h.store.reads == 2
+
+
+def test_when_the_batch_read_fails_each_article_is_read_alone(h: Harness) -> None:
+    h.add("a2")
+    read_all = h.store.load_inputs
+
+    def database_blip(*args: object, **kw: object) -> dict[str, StageInput]:
+        h.store.load_inputs = read_all  # type: ignore[method-assign]
+        raise ConnectionError("database unreachable")
+
+    h.store.load_inputs = database_blip  # type: ignore[method-assign]
+    assert h.deliver_batch(["a1", "a2"]) == [Outcome.ADVANCED, Outcome.ADVANCED]
+    assert h.store.reads == 2
+
+
+def test_an_article_finished_elsewhere_after_the_batch_read_is_not_saved_twice(
+    h: Harness,
+) -> None:
+    """The batch's read is seconds old by the time its last article runs: the store's write,
+    which moves an article only while it still waits for the stage, decides."""
+    h.add("a2")
+
+    def fetch_and_meanwhile_a2_is_fetched_elsewhere(inp: StageInput) -> StepResult:
+        if inp.article_id == "a1":
+            h.store.complete_stage("a2", Stage.FETCH, PAGE, Status.FETCHED, [])
+        return StepResult(PAGE, StepOutcome.OK)
+
+    h.when(Stage.FETCH, fetch_and_meanwhile_a2_is_fetched_elsewhere)
+    assert h.deliver_batch(["a1", "a2"]) == [Outcome.ADVANCED, Outcome.ALREADY_DONE]
+    assert [(e.article_id, e.event) for e in h.store.events] == [("a1", "article_fetched")]
+    assert h.queue.batches == []
+    assert [(m.stage, m.article_id) for m in h.queue.sent] == [(Stage.CLEAN, "a1")]
+
+
 def test_one_article_moving_on_from_a_batch_travels_in_its_own_message(h: Harness) -> None:
     h.add("a2")
     h.store.articles["a2"].status = Status.STORED

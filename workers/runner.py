@@ -136,6 +136,8 @@ class RetryPolicy:
 class RunnerStore(Protocol):
     def load_input(self, article_id: str, stage: Stage) -> StageInput | None: ...
 
+    def load_inputs(self, article_ids: Sequence[str], stage: Stage) -> dict[str, StageInput]: ...
+
     def complete_stage(
         self,
         article_id: str,
@@ -246,13 +248,14 @@ class StageRunner:
         them for lost), nor runs into the hard time limit."""
         outcomes: list[StageOutcome] = []
         onward: dict[Stage, list[str]] = {}
+        inputs = self._read_inputs(deliveries)
         try:
             for n, delivery in enumerate(deliveries):
                 if n and deadline is not None and self.clock() >= deadline:
                     self._hand_back(deliveries[n:], "batch_deadline")
                     break
                 try:
-                    outcome = self._settle(delivery)
+                    outcome = self._settle(delivery, inputs.get(delivery.article_id))
                 except self.time_limit_errors:
                     # Cut short outside the step (the step's own is a transient failure): this
                     # article is pending in the store; the rest go back before the hard limit.
@@ -268,19 +271,34 @@ class StageRunner:
                 self._send_on(stage, article_ids)
         return outcomes
 
-    def _settle(self, delivery: Delivery) -> StageOutcome:
+    def _read_inputs(self, deliveries: Sequence[Delivery]) -> dict[str, StageInput]:
+        """The inputs of a batch's articles in one read instead of one each (a round trip and
+        a statement's overhead per article fewer). Only a saving: an article not found here,
+        or the whole batch when the read fails, is read alone when its turn comes, where the
+        failure is handled as for a single delivery. An input read here may be some seconds
+        old when its article runs; what decides is the write, which moves the article only
+        while it still waits for this stage."""
+        stages = {d.stage for d in deliveries}
+        if len(deliveries) < 2 or len(stages) != 1:
+            return {}
+        try:
+            return self.store.load_inputs([d.article_id for d in deliveries], stages.pop())
+        except self.infra_errors:
+            return {}
+
+    def _settle(self, delivery: Delivery, inp: StageInput | None = None) -> StageOutcome:
         structlog.contextvars.bind_contextvars(
             article_id=delivery.article_id, stage=delivery.stage.value
         )
         try:
-            return self._run(delivery)
+            return self._run(delivery, inp)
         except self.infra_errors as exc:
             return self._wait_for_infrastructure(delivery, exc)
 
     # --- the delivery ---------------------------------------------------------------------------
 
-    def _run(self, d: Delivery) -> StageOutcome:
-        inp = self.store.load_input(d.article_id, d.stage)
+    def _run(self, d: Delivery, read: StageInput | None = None) -> StageOutcome:
+        inp = read if read is not None else self.store.load_input(d.article_id, d.stage)
         if inp is None:
             log.warning("article_unknown")
             return StageOutcome(Outcome.UNKNOWN_ARTICLE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -244,34 +244,19 @@ class ArticleStore:
         the read (docs/performance.md)."""
         with self._autocommit.connect() as conn:
             row = conn.execute(_input_query(stage), {"_article_id": article_id}).one_or_none()
-        if row is None:
-            return None
-        page = None
-        cleaned = None
-        waiting = row.status == status_before(stage).value
-        if waiting and stage is Stage.CLEAN:
-            if row.page_html is None:
-                raise LookupError(f"article {article_id} has no stored page")
-            page = FetchedPage(
-                url=row.url,
-                final_url=row.page_final_url,
-                status=row.page_http_status,
-                content_type=row.page_content_type,
-                encoding=row.page_encoding,
-                html=row.page_html,
-                fetched_at=_aware(row.page_fetched_at) or utcnow(),
-            )
-        elif waiting and stage in (Stage.DEDUP, Stage.CLASSIFY):
-            cleaned = _cleaned(row)
-        return StageInput(
-            article_id=row.id,
-            url=row.url,
-            status=row.status,
-            attempts=row.attempts or 0,
-            canonical_url=row.canonical_url,
-            page=page,
-            cleaned=cleaned,
-        )
+        return None if row is None else _stage_input(row, stage)
+
+    def load_inputs(self, article_ids: Sequence[str], stage: Stage) -> dict[str, StageInput]:
+        """What `load_input` gives, for the articles of one batch message in one read. An
+        article missing from the answer is read alone by the caller (unknown, or its input
+        is not whole): this read only saves round trips, it decides nothing."""
+        with self._autocommit.connect() as conn:
+            rows = conn.execute(_input_query(stage, many=True), {"_article_ids": list(article_ids)})
+            found: dict[str, StageInput] = {}
+            for row in rows:
+                with suppress(LookupError):
+                    found[row.id] = _stage_input(row, stage)
+        return found
 
     # --- moving an article on -------------------------------------------------------------------
     def complete_stage(
@@ -623,10 +608,10 @@ _CLEANED_COLUMNS = (
 )  # fmt: skip
 
 
-@lru_cache(maxsize=8)
-def _input_query(stage: Stage) -> Select[Any]:
+@lru_cache(maxsize=16)
+def _input_query(stage: Stage, many: bool = False) -> Select[Any]:
     """SELECT the columns `stage` starts from (its page for clean, the cleaned text for dedup
-    and classify) WHERE id = :_article_id; built once per stage."""
+    and classify) WHERE id = :_article_id, or id IN :_article_ids (`many`); built once each."""
     a = _ARTICLES
     columns = [a.c.id, a.c.url, a.c.status, a.c.attempts, a.c.canonical_url]
     if stage in (Stage.DEDUP, Stage.CLASSIFY):
@@ -637,7 +622,40 @@ def _input_query(stage: Stage) -> Select[Any]:
         query = select(
             *columns, *(p.c[name].label(f"page_{name}") for name in _PAGE_COLUMNS)
         ).select_from(a.outerjoin(p, p.c.article_id == a.c.id))
+    if many:
+        return query.where(a.c.id.in_(bindparam("_article_ids", expanding=True)))
     return query.where(a.c.id == bindparam("_article_id"))
+
+
+def _stage_input(row: Any, stage: Stage) -> StageInput:
+    """A row of `_input_query(stage)` as the stage's input. LookupError: an article waiting
+    for the clean stage has no stored page."""
+    page = None
+    cleaned = None
+    waiting = row.status == status_before(stage).value
+    if waiting and stage is Stage.CLEAN:
+        if row.page_html is None:
+            raise LookupError(f"article {row.id} has no stored page")
+        page = FetchedPage(
+            url=row.url,
+            final_url=row.page_final_url,
+            status=row.page_http_status,
+            content_type=row.page_content_type,
+            encoding=row.page_encoding,
+            html=row.page_html,
+            fetched_at=_aware(row.page_fetched_at) or utcnow(),
+        )
+    elif waiting and stage in (Stage.DEDUP, Stage.CLASSIFY):
+        cleaned = _cleaned(row)
+    return StageInput(
+        article_id=row.id,
+        url=row.url,
+        status=row.status,
+        attempts=row.attempts or 0,
+        canonical_url=row.canonical_url,
+        page=page,
+        cleaned=cleaned,
+    )
 
 
 def _rowcount(result: Any) -> int:
