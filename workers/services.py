@@ -27,12 +27,15 @@ if TYPE_CHECKING:
 
 
 class Services:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, threads: int = 1) -> None:
         self.settings = settings
+        # How many threads of this process run stages at once: the store keeps a connection
+        # for each (a threads pool's worker; one for a prefork child, the CLI, the scheduler).
+        self.threads = threads
 
     @cached_property
     def store(self) -> ArticleStore:
-        return open_store(self.settings.database_url)
+        return open_store(self.settings.database_url, threads=self.threads)
 
     @cached_property
     def feeds(self) -> FeedStore:
@@ -134,12 +137,20 @@ class Services:
 
 
 _services: Services | None = None
+_threads = 1
+
+
+def run_stages_in_threads(threads: int) -> None:
+    """Say, before the services are built, that this process runs `threads` stages at once
+    (`newsflow worker --pool threads`)."""
+    global _threads
+    _threads = threads
 
 
 def get_services() -> Services:
     global _services
     if _services is None:
-        _services = Services(Settings.from_env())
+        _services = Services(Settings.from_env(), threads=_threads)
     return _services
 
 

@@ -63,14 +63,27 @@ def default_concurrency(pool: str, queues: list[str], cores: int) -> int:
     return cores
 
 
-def worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
-    """The arguments of Celery's `worker` command for these queues and settings."""
+def pool_of(args: argparse.Namespace) -> tuple[list[str], str, int]:
+    """The queues, the pool and its concurrency these arguments ask for."""
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown:
         raise SystemExit(f"unknown queue(s): {', '.join(unknown)}; queues are {', '.join(QUEUES)}")
     pool = args.pool or ("threads" if set(queues) <= IO_BOUND else "prefork")
     concurrency = args.concurrency or default_concurrency(pool, queues, os.cpu_count() or 1)
+    return queues, pool, concurrency
+
+
+def stage_threads(args: argparse.Namespace) -> int:
+    """How many stages this worker process runs at once: its threads for a threads pool; one
+    for solo, and for a prefork parent, whose children run one task each."""
+    _, pool, concurrency = pool_of(args)
+    return concurrency if pool == "threads" else 1
+
+
+def worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
+    """The arguments of Celery's `worker` command for these queues and settings."""
+    queues, pool, concurrency = pool_of(args)
     name = args.name or f"{'-'.join(queues)}.{os.getpid()}@{socket.gethostname()}"
     return [
         f"--queues={','.join(queues)}",
@@ -97,7 +110,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from workers.app import app
     from workers.logconfig import uses_json
+    from workers.services import run_stages_in_threads
 
+    run_stages_in_threads(stage_threads(args))
     json_logs = uses_json(settings.log_format)
     if json_logs:
         _say_in_json()

@@ -768,10 +768,17 @@ def _record(row: Article) -> ArticleRecord:
     )
 
 
-def make_engine(database_url: str) -> Engine:
-    """An engine tuned for many worker processes sharing one database."""
+def make_engine(database_url: str, threads: int = 1) -> Engine:
+    """An engine tuned for many worker processes sharing one database. `threads`: how many of
+    this process's threads may use it at once; the pool keeps that many connections open
+    (at least 5). A smaller pool hands the rest "overflow" connections that it closes on
+    return: a threaded fetch worker (16 threads) opened a PostgreSQL connection, a server
+    process forked and warmed, for about every message it ran (benchmarks/pipeline.py)."""
+    pool_size = max(5, threads)
     if database_url.startswith("sqlite"):
-        engine = create_engine(database_url, connect_args={"timeout": 30})
+        engine = create_engine(
+            database_url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=5
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -792,12 +799,13 @@ def make_engine(database_url: str) -> Engine:
     # No pre-ping: it costs a round trip on every checkout (once per stage). A connection the
     # server dropped fails its first statement instead; SQLAlchemy then discards the whole pool
     # and the runner defers that delivery as an infrastructure wait (never a retry).
-    return create_engine(database_url, pool_size=5, max_overflow=5)
+    return create_engine(database_url, pool_size=pool_size, max_overflow=5)
 
 
-def open_store(database_url: str, migrate_schema: bool = True) -> ArticleStore:
-    """Connect to the store, bringing its schema to the newest revision first."""
-    engine = make_engine(database_url)
+def open_store(database_url: str, migrate_schema: bool = True, threads: int = 1) -> ArticleStore:
+    """Connect to the store, bringing its schema to the newest revision first; `threads` as
+    for `make_engine`."""
+    engine = make_engine(database_url, threads)
     if migrate_schema:
         from workers.store import migrate
 
