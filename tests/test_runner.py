@@ -446,6 +446,19 @@ def test_when_the_batch_read_fails_each_article_is_read_alone(h: Harness) -> Non
     assert h.store.reads == 2
 
 
+def test_a_time_limit_during_the_batch_read_hands_the_whole_batch_back(h: Harness) -> None:
+    h.add("a2")
+
+    def hangs(*args: object, **kw: object) -> dict[str, StageInput]:
+        raise TimeLimitError()
+
+    h.store.load_inputs = hangs  # type: ignore[method-assign]
+    with pytest.raises(TimeLimitError):
+        h.deliver_batch(["a1", "a2"])
+    assert {h.store.articles[a].status for a in ("a1", "a2")} == {Status.QUEUED}
+    assert h.queue.batches == [(Stage.FETCH, ["a1", "a2"])]
+
+
 def test_an_article_finished_elsewhere_after_the_batch_read_is_not_saved_twice(
     h: Harness,
 ) -> None:

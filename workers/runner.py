@@ -277,7 +277,8 @@ class StageRunner:
         or the whole batch when the read fails, is read alone when its turn comes, where the
         failure is handled as for a single delivery. An input read here may be some seconds
         old when its article runs; what decides is the write, which moves the article only
-        while it still waits for this stage."""
+        while it still waits for this stage. A time limit during the read (a database that
+        hangs) hands the whole batch back, unstarted, before going up."""
         stages = {d.stage for d in deliveries}
         if len(deliveries) < 2 or len(stages) != 1:
             return {}
@@ -285,6 +286,9 @@ class StageRunner:
             return self.store.load_inputs([d.article_id for d in deliveries], stages.pop())
         except self.infra_errors:
             return {}
+        except self.time_limit_errors:
+            self._hand_back(deliveries, "time_limit")
+            raise
 
     def _settle(self, delivery: Delivery, inp: StageInput | None = None) -> StageOutcome:
         structlog.contextvars.bind_contextvars(
