@@ -1,4 +1,4 @@
-"""A service process loads only libraries it uses: no console renderer when it logs JSON.
+"""A process loads only libraries it uses: no console renderer when it logs JSON.
 
 Checked as behaviour, the modules a fresh interpreter had loaded; the memory this saves is in
 docs/performance.md.
@@ -23,6 +23,13 @@ def test_a_service_logging_json_loads_no_console_traceback_renderer() -> None:
         assert "structlog" in loaded  # logging was configured
         assert loaded.isdisjoint({"rich", "pygments"})
     assert "celery" in loaded  # the worker command got as far as Celery's
+
+
+def test_an_ingest_call_logging_json_loads_no_console_traceback_renderer() -> None:
+    """Its start-up is time the workers wait for the first article (~70 ms of it Rich)."""
+    loaded = top_level_modules_loaded_by(["ingest"], "json")  # nothing to ingest: exits 2
+    assert "structlog" in loaded
+    assert loaded.isdisjoint({"rich", "pygments"})
 
 
 def test_console_logs_keep_the_rich_tracebacks() -> None:

@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # warnings on stderr: plain stdlib logging spares them structlog's ~0.2 s import.
         logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
     else:
-        if args.command in SERVICE_COMMANDS and logs_json(settings.log_format):
+        if logs_json(settings.log_format):
             _keep_console_renderers_out()
         # Imported here, not at the top, for the same reason: `--help` must be quick.
         from workers.logconfig import capture_stray_output, configure_logging, uses_json
@@ -88,9 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _keep_console_renderers_out() -> None:
     """structlog imports Rich (and through it Pygments) as it loads, when installed (they are: the
     model package's dependencies bring them), to draw tracebacks on a console; Celery's command
-    line imports Pygments to colour `celery inspect` output. A service process logging JSON draws
+    line imports Pygments to colour `celery inspect` output. A process logging JSON draws
     neither, and they cost ~5 MB in each of the ten processes of `newsflow run`
-    (docs/performance.md). A None entry in sys.modules makes their import fail, and both go
+    (docs/performance.md) and ~70 ms of every `newsflow ingest` call's start, while the workers
+    wait for its first article. A None entry in sys.modules makes their import fail, and both go
     without, as they do where the libraries are not installed. Nothing in newsflow imports them."""
     for name in ("rich", "pygments"):
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
