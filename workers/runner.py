@@ -279,11 +279,11 @@ class StageRunner:
         old when its article runs; what decides is the write, which moves the article only
         while it still waits for this stage. A time limit during the read (a database that
         hangs) hands the whole batch back, unstarted, before going up."""
-        stages = {d.stage for d in deliveries}
-        if len(deliveries) < 2 or len(stages) != 1:
+        if len(deliveries) < 2:
             return {}
         try:
-            return self.store.load_inputs([d.article_id for d in deliveries], stages.pop())
+            # One message, one stage: its deliveries share it.
+            return self.store.load_inputs([d.article_id for d in deliveries], deliveries[0].stage)
         except self.infra_errors:
             return {}
         except self.time_limit_errors:
