@@ -148,6 +148,31 @@ def test_a_publisher_made_from_settings_writes_the_same_message_without_importin
     assert json.loads(message["body"]) == [[article, ARTICLE], {}, {}]
 
 
+def test_a_publisher_made_from_settings_publishes_where_the_apps_own_would(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    """`for_settings` reads the broker's URL and key prefix from the settings, not from an
+    app: should the app's transport options ever change where messages go, this says so."""
+    import uuid
+
+    settings = Settings(redis_url=redis_url)
+    app = create_app(settings)
+    by_app, by_settings = uuid.uuid4().hex, uuid.uuid4().hex
+    try:
+        CeleryPublisher(app).send(Stage.CLASSIFY, by_app)
+        CeleryPublisher.for_settings(settings).send(Stage.CLASSIFY, by_settings)
+    finally:
+        app.close()
+    headers = {}
+    for raw in redis_client.lrange("classify", 0, -1):
+        for article in (by_app, by_settings):
+            if article.encode() in bytes(raw):
+                redis_client.lrem("classify", 0, raw)
+                headers[article] = set(json.loads(raw)["headers"])
+    assert set(headers) == {by_app, by_settings}  # both on the queue workers consume
+    assert headers[by_app] == headers[by_settings]
+
+
 def test_a_publisher_made_from_settings_sends_through_celery_when_task_events_are_on(
     redis_url: str, redis_client: redis.Redis
 ) -> None:

@@ -7,6 +7,7 @@ real thing. The rest (pages, replay, the reconciler's query) against the real st
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from collections.abc import Iterator
@@ -165,19 +166,16 @@ _STATEMENT = {"Query", "Parse"}
 def test_on_postgresql_pages_and_texts_are_compressed_with_lz4(postgres_url: str) -> None:
     """pglz cost the server ~6 ms of CPU per real page, more than fetching it (migration 0005):
     a large page and text are stored with lz4, and read back whole."""
+    migration = importlib.import_module(
+        "workers.store.migrations.versions.0005_lz4_for_pages_and_texts"
+    )
     real = open_store(postgres_url)
     html = "<html><body>" + "".join(f"<p>paragraph {i} of a story</p>" for i in range(3000))
     text_ = "\n\n".join(f"Paragraph {i} of the story." for i in range(1000))
     try:
         with real.engine.connect() as conn:
-            supported = conn.execute(
-                text(
-                    "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-                    "WHERE name = 'default_toast_compression'"
-                )
-            ).scalar()
-        if not supported:
-            pytest.skip("this PostgreSQL server was built without lz4: pglz stays")
+            if not migration.lz4_available(conn):
+                pytest.skip("this PostgreSQL server was built without lz4: pglz stays")
         aid = real.create_article("https://news.example/a", "test")
         real.complete_stage(aid, Stage.FETCH, replace(PAGE, html=html), Status.FETCHED, [])
         cleaned = replace(CLEANED, text=text_)
