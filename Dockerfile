@@ -37,8 +37,8 @@ COPY --chown=newsflow:newsflow config /app/config
 WORKDIR /app
 USER newsflow
 EXPOSE 9464
-# In a `newsflow serve` container: GET /healthz with Python's urllib (the image has no curl);
-# in a worker or scheduler container there is no HTTP server, and the check passes.
+# Checks what the container runs (workers/healthcheck.py): `newsflow serve` by GET /healthz
+# (urllib: the image has no curl), a worker or the scheduler by a heartbeat in the last minute.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-m", "workers.serve.healthcheck"]
+    CMD ["python", "-m", "workers.healthcheck"]
 CMD ["newsflow", "worker"]

@@ -1,20 +1,16 @@
 """deploy/: the docker-compose file and the Kubernetes manifests agree with the code: they parse,
 run the Procfile's commands, listen and probe where the settings say, let running stages finish
-on shutdown, and scale what KEDA scales. Also the liveness check they call."""
+on shutdown, and scale what KEDA scales. The check they probe with: tests/test_healthcheck.py."""
 
 from __future__ import annotations
 
-import os
+import json
 import shlex
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from workers import healthcheck
 from workers.pipeline import QUEUES
 from workers.processes import PROCESS_TYPES
 from workers.settings import Settings
@@ -105,6 +101,10 @@ def test_the_image_serves_on_every_address_of_the_default_port() -> None:
     assert f"EXPOSE {PORT}" in DOCKERFILE
 
 
+def test_the_image_checks_its_health_with_the_check_deploy_probes_with() -> None:
+    assert f"CMD {json.dumps(HEALTHCHECK)}" in DOCKERFILE
+
+
 def test_compose_web_publishes_the_serve_port() -> None:
     web = compose()["services"][WEB]
     assert web["command"] == procfile_argv(WEB)
@@ -179,43 +179,3 @@ def test_the_kustomization_lists_every_manifest_but_the_secret_example() -> None
     kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text("utf-8"))
     files = {p.name for p in (DEPLOY / "k8s").glob("*.yaml")}
     assert set(kustomization["resources"]) == files - {"kustomization.yaml", "secret.example.yaml"}
-
-
-# --- the liveness check -----------------------------------------------------------------------
-
-
-def test_the_liveness_check_passes_on_a_fresh_beat_and_fails_on_a_stale_one(
-    tmp_path: Path,
-) -> None:
-    env = {**os.environ, "NEWSFLOW_HEALTH_DIR": str(tmp_path)}
-
-    def check(max_age: str) -> int:
-        return subprocess.run(
-            [sys.executable, "-m", "workers.healthcheck", "--max-age", max_age],
-            env=env,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        ).returncode
-
-    assert check("60") == 1  # no process ever beat
-    directory = tmp_path / "newsflow-alive"
-    healthcheck.touch(directory)
-    assert check("60") == 0
-    stale = time.time() - 120
-    for beat in directory.iterdir():
-        os.utime(beat, (stale, stale))
-    assert check("60") == 1
-
-
-def test_the_check_starts_without_loading_the_service_libraries() -> None:
-    """It runs every 15-30 s in every pod: no Celery, no SQLAlchemy, no structlog."""
-    code = (
-        "import sys, workers.healthcheck; "
-        "print(','.join(m for m in ('celery', 'sqlalchemy', 'structlog', 'redis') "
-        "if m in sys.modules))"
-    )
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    ).stdout.strip()
-    assert loaded == ""
