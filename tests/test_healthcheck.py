@@ -170,3 +170,12 @@ def test_the_check_starts_without_loading_the_service_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     ).stdout.strip()
     assert loaded == ""
+
+
+def test_a_stage_process_importing_it_to_beat_loads_no_http_client() -> None:
+    """Every stage process imports it for `touch`; only the check itself asks /healthz."""
+    code = "import sys, workers.healthcheck; print('urllib.request' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
+    assert loaded == "False"

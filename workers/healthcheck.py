@@ -31,8 +31,6 @@ import os
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -132,6 +130,11 @@ def healthz_url(argv: Sequence[str], env: Mapping[str, str]) -> str:
 
 def answers(url: str, timeout: float = HTTP_TIMEOUT_S) -> bool:
     """True when `url` answers 200 within `timeout` seconds."""
+    # Imported here: every stage process imports this module for `touch`, and has no use for
+    # urllib's HTTP client (http.client, email's parser: ~0.7 MB each).
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - our own http URL
             return int(answer.status) == 200
