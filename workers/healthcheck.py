@@ -131,7 +131,7 @@ def healthz_url(argv: Sequence[str], env: Mapping[str, str]) -> str:
 def answers(url: str, timeout: float = HTTP_TIMEOUT_S) -> bool:
     """True when `url` answers 200 within `timeout` seconds."""
     # Imported here: every stage process imports this module for `touch`, and has no use for
-    # urllib's HTTP client (http.client, email's parser: ~0.7 MB each).
+    # urllib's HTTP client (http.client, email's parser: ~0.7 MB in each).
     import urllib.error
     import urllib.request
 
