@@ -15,6 +15,7 @@ import sqlalchemy.exc
 import structlog
 import structlog.testing
 
+from workers.serve import http as http_module
 from workers.serve.http import Request, Response, Route, Router, json_response, make_server
 from workers.serve.routes import ROUTES
 
@@ -91,12 +92,17 @@ def test_a_dependency_error_escaping_a_handler_is_503_with_the_reason(error: Exc
     assert "unavailable" in str(body_of(answer)["error"])
 
 
-def test_any_other_error_is_500_with_an_error_id_that_is_logged() -> None:
+def test_any_other_error_is_500_with_an_error_id_that_is_logged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def buggy(_request: Request) -> Response:
         raise KeyError("oops")
 
     # capture_logs, not capsys: where log lines are printed depends on which test configured
-    # logging last; what is logged does not.
+    # logging last; what is logged does not. The module's logger is a fresh one: an earlier
+    # test that logged through it under a caching configuration (the services' own) would have
+    # fixed its processors, and capture_logs could not see what it logs.
+    monkeypatch.setattr(http_module, "log", structlog.get_logger("newsflow.serve"))
     with structlog.testing.capture_logs() as logged:
         answer = Router([Route("GET", "/x", buggy)]).dispatch(Request("GET", "/x"))
     assert answer.status == 500
