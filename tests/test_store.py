@@ -122,6 +122,18 @@ def test_the_result_the_status_and_the_events_are_saved_together(store: ArticleS
     assert [e.event for e in store.events(aid)] == ["article_fetched"]
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_sqlite_store_opens_with_a_threaded_workers_pool(url: str) -> None:
+    """Such a database lives in one connection per thread, a pool that takes no sizes: asking
+    for a connection per thread must not stop it opening."""
+    memory = open_store(url, threads=16)
+    try:
+        aid = memory.create_article("https://news.example/a", "test")
+        assert memory.load_input(aid, Stage.FETCH) is not None
+    finally:
+        memory.engine.dispose()
+
+
 @pytest.mark.postgres
 def test_on_postgresql_a_stage_reads_and_writes_in_one_round_trip_each(
     postgres_url: str, tmp_path: Path

@@ -25,6 +25,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    make_url,
     or_,
     select,
     update,
@@ -768,6 +769,11 @@ def _record(row: Article) -> ArticleRecord:
     )
 
 
+def _sqlite_in_memory(database_url: str) -> bool:
+    url = make_url(database_url)
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
 def make_engine(database_url: str, threads: int = 1) -> Engine:
     """An engine tuned for many worker processes sharing one database. `threads`: how many of
     this process's threads may use it at once; the pool keeps that many connections open
@@ -776,9 +782,12 @@ def make_engine(database_url: str, threads: int = 1) -> Engine:
     process forked and warmed, for about every message it ran (benchmarks/pipeline.py)."""
     pool_size = max(5, threads)
     if database_url.startswith("sqlite"):
-        engine = create_engine(
-            database_url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=5
-        )
+        # An in-memory database lives in one connection per thread (SQLAlchemy's
+        # SingletonThreadPool), which takes no pool sizes; a file database gets a QueuePool.
+        sizes: dict[str, int] = {}
+        if not _sqlite_in_memory(database_url):
+            sizes = {"pool_size": pool_size, "max_overflow": 5}
+        engine = create_engine(database_url, connect_args={"timeout": 30}, **sizes)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
