@@ -113,6 +113,7 @@ def test_a_worker_container_is_healthy_while_a_process_beats(container: Containe
     assert container.check() == 0
     container.beat(seconds_ago=120)  # gone, or frozen so its heartbeat thread stopped
     assert container.check() == 1
+    # The default (60 s) is what deploy/ and the image use; a probe may allow longer.
     assert container.check("--max-age", "300") == 0
 
 
